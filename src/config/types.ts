@@ -1,0 +1,72 @@
+/**
+ * The resolved, frozen configuration (SPEC 3). Everything here is plain data
+ * (structured-clonable): metric definitions are sent to shard workers as is.
+ */
+import type { SourcePos } from '../errors.js';
+
+export type DovecotCompat = '2.3' | '2.4';
+export type OpenMetricsStyle = 'strict' | 'dovecot';
+
+export interface DiscreteLevel {
+  readonly kind: 'discrete';
+  readonly field: string;
+  /** modifier template source (`%L{domain}` or `%{value | domain | lower}`), or null */
+  readonly modifier: string | null;
+}
+export interface ExponentialLevel {
+  readonly kind: 'exponential';
+  readonly field: string;
+  readonly min: number; // min_magnitude
+  readonly max: number; // max_magnitude
+  readonly base: 2 | 10;
+}
+export interface LinearLevel {
+  readonly kind: 'linear';
+  readonly field: string;
+  readonly min: number;
+  readonly max: number;
+  readonly step: number;
+}
+export type GroupByLevel = DiscreteLevel | ExponentialLevel | LinearLevel;
+
+export interface MetricDef {
+  readonly name: string;
+  /** filter source text, as written (compiled by src/filter) */
+  readonly filter: string;
+  /** configured fields, in order (`duration` may appear: a second duration distribution) */
+  readonly fields: readonly string[];
+  readonly groupBy: readonly GroupByLevel[];
+  readonly description: string;
+  /** where it was defined (absent for metrics added at run time) */
+  readonly pos?: SourcePos;
+}
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface Settings {
+  readonly listen: ListenAddress;
+  readonly shards: number;
+  readonly trustedNetworks: readonly string[];
+  readonly ingestNetworks: readonly string[];
+  readonly ingestToken: string | null;
+  readonly metricPrefix: string;
+  readonly openmetricsStyle: OpenMetricsStyle;
+  readonly dovecotCompat: DovecotCompat;
+  readonly maxSubMetrics: number;
+  readonly maxBodyBytes: number;
+  readonly ringBytes: number;
+}
+
+export interface ConfigWarning {
+  readonly pos: SourcePos;
+  readonly message: string;
+}
+
+export interface ResolvedConfig {
+  readonly settings: Settings;
+  readonly metrics: readonly MetricDef[];
+  readonly warnings: readonly ConfigWarning[];
+}

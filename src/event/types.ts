@@ -1,0 +1,40 @@
+/**
+ * The event as the aggregation pipeline sees it (SPEC 2.1).
+ *
+ * One `TallyEvent` object is reused per shard for every event it processes
+ * (fixed shape, no per-event allocation): never keep a reference to it.
+ */
+export type FieldValue = string | number | readonly string[];
+
+export interface TallyEvent {
+  /** event name (SPEC 2.1 `event`, alias `name`) */
+  name: string;
+  /** categories, or undefined when the event has none */
+  categories: readonly string[] | undefined;
+  /**
+   * The event's fields exactly as decoded. Values are validated to be
+   * string | number (finite) | string[] | null. Read them only through
+   * `fieldOf`, which ignores inherited properties (`constructor`, `__proto__`).
+   */
+  fields: Readonly<Record<string, unknown>> | undefined;
+  /** duration in microseconds (SPEC 2.2), an integer */
+  duration: number;
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * The value of field `key`, or undefined when it is absent (missing or null).
+ * `duration` is not special here: callers that need the event's duration read
+ * `ev.duration` (the compilers resolve that once, not per event).
+ */
+export function fieldOf(ev: TallyEvent, key: string): FieldValue | undefined {
+  const f = ev.fields;
+  if (f === undefined || !hasOwn.call(f, key)) return undefined;
+  const v = f[key];
+  return v === null ? undefined : (v as FieldValue);
+}
+
+export function newEvent(): TallyEvent {
+  return { name: '', categories: undefined, fields: undefined, duration: 0 };
+}

@@ -1,0 +1,1 @@
+export type { CompiledFilter } from './types.js';
