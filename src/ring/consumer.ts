@@ -1,0 +1,184 @@
+import {
+  CLOSED,
+  CONSUMER_WAITING,
+  HDR_ID_HI,
+  HDR_ID_LO,
+  HDR_LENGTH,
+  HDR_META,
+  ID_HI_FACTOR,
+  META_FORMAT_MASK,
+  META_FORMAT_SHIFT,
+  META_TYPE_MASK,
+  READ_POS,
+  RECORDS_READ,
+  SPACE_WANTED,
+  WRAP_AT,
+  WRAP_NONE,
+  WRITE_POS,
+  advance,
+  distance,
+  effectiveRead,
+  headerWord,
+  nextLap,
+  offsetOf,
+  payloadByte,
+  recordBytes,
+} from './layout.js';
+import { attachRing } from './memory.js';
+import type { RecordSink } from './sink.js';
+import { checkTimeout, waitChange } from './wait.js';
+
+/**
+ * Receives the shared buffer, its start byte and end byte (exclusive) of a
+ * record's payload in place. The bytes are only valid during the call.
+ */
+export type InPlaceVisitor = (shared: Buffer, start: number, end: number) => void;
+
+/**
+ * The reading side of a ring (one per ring, in the shard worker). A new
+ * consumer over the same buffer (a restarted worker) resumes after the last
+ * record the previous one finished reading.
+ */
+export class RingConsumer {
+  readonly capacity: number;
+
+  private readonly i32: Int32Array;
+  private readonly bytes: Buffer;
+  private pos: number;
+  private readCount: number;
+  private waiters: number;
+
+  constructor(sab: SharedArrayBuffer) {
+    const mem = attachRing(sab);
+    this.capacity = mem.capacity;
+    this.i32 = mem.i32;
+    this.bytes = mem.bytes;
+    this.pos = Atomics.load(mem.i32, READ_POS);
+    this.readCount = Atomics.load(mem.i32, RECORDS_READ);
+    this.waiters = 0;
+    Atomics.store(mem.i32, CONSUMER_WAITING, 0);
+    this.dropStaleWrap();
+  }
+
+  /**
+   * Copies the next record into `sink` (header fields, payload into
+   * sink.buffer) and frees its space; false when the ring is empty.
+   */
+  read(sink: RecordSink): boolean {
+    const start = this.claim(sink);
+    if (start < 0) return false;
+    const len = sink.length;
+    let dst = sink.buffer;
+    if (dst.length < len) dst = sink.reserve(len);
+    this.bytes.copy(dst, 0, start, start + len);
+    this.release(len);
+    return true;
+  }
+
+  /**
+   * Zero-copy read: fills the header fields of `sink` (not its buffer), calls
+   * `visit` on the payload where it lies in shared memory, then frees the
+   * record (also when `visit` throws). Decoding from shared memory is slower
+   * than copying out first; this is for peeking and measuring.
+   */
+  readInPlace(sink: RecordSink, visit: InPlaceVisitor): boolean {
+    const start = this.claim(sink);
+    if (start < 0) return false;
+    try {
+      visit(this.bytes, start, start + sink.length);
+    } finally {
+      this.release(sink.length);
+    }
+    return true;
+  }
+
+  /** Whether a record is ready to read. */
+  hasData(): boolean {
+    return Atomics.load(this.i32, WRITE_POS) !== this.pos;
+  }
+
+  /** Whether the producer has closed the ring (records may remain to read). */
+  get closed(): boolean {
+    return Atomics.load(this.i32, CLOSED) !== 0;
+  }
+
+  /** Data-region bytes in use, as seen from the reading side. */
+  usedBytes(): number {
+    const cap = this.capacity;
+    const r = effectiveRead(this.pos, Atomics.load(this.i32, WRAP_AT), cap);
+    return Math.min(distance(r, Atomics.load(this.i32, WRITE_POS), cap), cap);
+  }
+
+  /**
+   * Resolves true as soon as a record is ready, false after `timeoutMs` without
+   * one or once the ring is closed. Waits with Atomics.waitAsync on the write
+   * position; the producer notifies only while this wait is flagged.
+   */
+  waitForData(timeoutMs: number): Promise<boolean> {
+    checkTimeout(timeoutMs);
+    const i32 = this.i32;
+    if (this.hasData()) return Promise.resolve(true);
+    if (this.closed) return Promise.resolve(false);
+    this.waiters++;
+    Atomics.store(i32, CONSUMER_WAITING, 1);
+    return waitChange(i32, WRITE_POS, this.pos, timeoutMs).then(() => {
+      if (--this.waiters === 0) Atomics.store(i32, CONSUMER_WAITING, 0);
+      return this.hasData();
+    });
+  }
+
+  /**
+   * A consumer that died between storing READ_POS and clearing WRAP_AT leaves
+   * a marker just behind the read position (more than capacity bytes ahead of
+   * it, going forward), while a live marker lies between the read and write
+   * positions. Clear a stale one unless the producer has replaced it meanwhile.
+   */
+  private dropStaleWrap(): void {
+    const i32 = this.i32;
+    const cap = this.capacity;
+    const w = Atomics.load(i32, WRITE_POS);
+    const wrapAt = Atomics.load(i32, WRAP_AT);
+    if (wrapAt === WRAP_NONE) return;
+    if (distance(this.pos, wrapAt, cap) > distance(this.pos, w, cap)) {
+      Atomics.compareExchange(i32, WRAP_AT, wrapAt, WRAP_NONE);
+    }
+  }
+
+  /** Reads the next record's header into `sink`; returns its payload's byte index, or -1. */
+  private claim(sink: RecordSink): number {
+    const i32 = this.i32;
+    const cap = this.capacity;
+    let r = this.pos;
+    if (Atomics.load(i32, WRITE_POS) === r) return -1;
+    if (Atomics.load(i32, WRAP_AT) === r) {
+      r = nextLap(r, cap);
+      this.pos = r;
+      Atomics.store(i32, READ_POS, r);
+      Atomics.store(i32, WRAP_AT, WRAP_NONE);
+    }
+    const off = offsetOf(r, cap);
+    const hw = headerWord(off);
+    const meta = i32[hw + HDR_META] as number;
+    sink.type = meta & META_TYPE_MASK;
+    sink.format = (meta >>> META_FORMAT_SHIFT) & META_FORMAT_MASK;
+    sink.id = ((i32[hw + HDR_ID_HI] as number) >>> 0) * ID_HI_FACTOR + ((i32[hw + HDR_ID_LO] as number) >>> 0);
+    sink.length = i32[hw + HDR_LENGTH] as number;
+    return payloadByte(off);
+  }
+
+  /** Frees the record at the read position and wakes a producer waiting for that space. */
+  private release(len: number): void {
+    const i32 = this.i32;
+    const cap = this.capacity;
+    const r = advance(this.pos, recordBytes(len), cap);
+    this.pos = r;
+    this.readCount = (this.readCount + 1) | 0;
+    Atomics.store(i32, RECORDS_READ, this.readCount);
+    Atomics.store(i32, READ_POS, r);
+    const want = Atomics.load(i32, SPACE_WANTED);
+    if (want !== 0) {
+      const used = distance(effectiveRead(r, Atomics.load(i32, WRAP_AT), cap), Atomics.load(i32, WRITE_POS), cap);
+      if (used === 0 || cap - used >= want) Atomics.notify(i32, READ_POS);
+    }
+  }
+}

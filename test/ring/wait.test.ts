@@ -1,0 +1,188 @@
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { RecordSink, RingConsumer, RingProducer, createRing } from '../../src/ring/index.js';
+import { assertCompiledRing, fixture } from './dist.js';
+
+const workers: Worker[] = [];
+
+async function consumerWorker(sab: SharedArrayBuffer): Promise<Worker> {
+  const worker = new Worker(fixture('consumer-worker.mjs'), { workerData: { sab } });
+  workers.push(worker);
+  await once(worker, 'message');
+  return worker;
+}
+
+async function ask<T>(worker: Worker, msg: object): Promise<T> {
+  const reply = once(worker, 'message');
+  worker.postMessage(msg);
+  const [value] = await reply;
+  return value as T;
+}
+
+function fill(p: RingProducer, len: number): number {
+  let n = 0;
+  while (p.tryWrite(1, n, 1, new Uint8Array(len))) n++;
+  return n;
+}
+
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.terminate()));
+});
+
+describe('waitForData', () => {
+  it('times out without data', async () => {
+    const c = new RingConsumer(createRing(1024));
+    const t0 = performance.now();
+    expect(await c.waitForData(60)).toBe(false);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(55);
+  });
+
+  it('resolves at once when a record is ready', async () => {
+    const sab = createRing(1024);
+    new RingProducer(sab).tryWrite(1, 1, 1, new Uint8Array(3));
+    const t0 = performance.now();
+    expect(await new RingConsumer(sab).waitForData(5000)).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(50);
+  });
+
+  it('rejects unbounded timeouts', () => {
+    const c = new RingConsumer(createRing(1024));
+    expect(() => c.waitForData(Number.POSITIVE_INFINITY)).toThrow(RangeError);
+    expect(() => c.waitForData(-1)).toThrow(RangeError);
+  });
+
+  it('notifies only while the consumer waits', async () => {
+    const sab = createRing(4096);
+    const p = new RingProducer(sab);
+    const c = new RingConsumer(sab);
+    const notify = vi.spyOn(Atomics, 'notify');
+    try {
+      for (let i = 0; i < 20; i++) p.tryWrite(1, i, 1, new Uint8Array(10));
+      expect(notify).not.toHaveBeenCalled();
+      const sink = new RecordSink();
+      while (c.read(sink));
+      const waiting = c.waitForData(5000);
+      p.tryWrite(1, 99, 1, new Uint8Array(10));
+      expect(notify).toHaveBeenCalledTimes(1);
+      expect(await waiting).toBe(true);
+      c.read(sink);
+      p.tryWrite(1, 100, 1, new Uint8Array(10));
+      expect(notify).toHaveBeenCalledTimes(1);
+    } finally {
+      notify.mockRestore();
+    }
+  });
+
+  it('wakes a consumer in another thread when a record is written', async () => {
+    const sab = createRing(1024);
+    const p = new RingProducer(sab);
+    const worker = await consumerWorker(sab);
+    const reply = ask<{ data: boolean; ms: number }>(worker, { cmd: 'wait', timeoutMs: 20_000 });
+    await sleep(100);
+    p.tryWrite(1, 42, 1, new Uint8Array(5));
+    const { data, ms } = await reply;
+    expect(data).toBe(true);
+    expect(ms).toBeGreaterThanOrEqual(90);
+    expect(ms).toBeLessThan(5000);
+    expect(await ask(worker, { cmd: 'read', max: 10 })).toEqual({ ids: [42] });
+  });
+
+  it('times out in another thread, keeping the worker alive meanwhile', async () => {
+    const worker = new Worker(fixture('idle-worker.mjs'), { workerData: { sab: createRing(1024), timeoutMs: 300 } });
+    workers.push(worker);
+    const exited = once(worker, 'exit').then(() => 'exit' as const);
+    const replied = once(worker, 'message').then(([m]) => m as { data: boolean; ms: number });
+    const first = await Promise.race([replied, exited]);
+    expect(first).not.toBe('exit');
+    const { data, ms } = first as { data: boolean; ms: number };
+    expect(data).toBe(false);
+    expect(ms).toBeGreaterThanOrEqual(290);
+  });
+
+  it('ends on close once the ring is drained', async () => {
+    const sab = createRing(1024);
+    const p = new RingProducer(sab);
+    const worker = await consumerWorker(sab);
+    const drained = ask<{ ids: number[] }>(worker, { cmd: 'drainUntilClosed' });
+    for (let id = 0; id < 10; id++) {
+      while (!p.tryWrite(1, id, 1, new Uint8Array(200))) await p.waitForSpace(200, 5000);
+    }
+    p.close();
+    expect(() => p.tryWrite(1, 11, 1, new Uint8Array(1))).toThrow(/closed/);
+    expect((await drained).ids).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+});
+
+describe('waitForSpace', () => {
+  it('resolves true at once when the record fits', async () => {
+    const p = new RingProducer(createRing(1024));
+    expect(await p.waitForSpace(1000, 10)).toBe(true);
+  });
+
+  it('times out while the consumer does not read', async () => {
+    const sab = createRing(1024);
+    const p = new RingProducer(sab);
+    fill(p, 100);
+    const t0 = performance.now();
+    expect(await p.waitForSpace(100, 80)).toBe(false);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(75);
+  });
+
+  it('throws for a record that can never fit', async () => {
+    const p = new RingProducer(createRing(1024));
+    await expect(p.waitForSpace(1024, 10)).rejects.toThrow(/exceeds maxRecordBytes/);
+  });
+
+  it('resolves when a consumer in another thread frees enough space', async () => {
+    const sab = createRing(1024);
+    const p = new RingProducer(sab);
+    const n = fill(p, 100);
+    const worker = await consumerWorker(sab);
+    const waiting = p.waitForSpace(300, 20_000);
+    let resolved = false;
+    void waiting.then(() => (resolved = true));
+    await sleep(50);
+    expect(resolved).toBe(false);
+    await ask(worker, { cmd: 'read', max: 1 });
+    await sleep(50);
+    expect(resolved).toBe(false);
+    const t0 = performance.now();
+    await ask(worker, { cmd: 'read', max: 2 });
+    expect(await waiting).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(p.tryWrite(1, n, 1, new Uint8Array(300))).toBe(true);
+  });
+
+  it('resolves a wait for a record larger than half the ring once the ring empties', async () => {
+    const sab = createRing(1024);
+    const p = new RingProducer(sab);
+    const sink = new RecordSink();
+    const c = new RingConsumer(sab);
+    p.tryWrite(1, 0, 1, new Uint8Array(300));
+    p.tryWrite(1, 1, 1, new Uint8Array(300));
+    c.read(sink);
+    const worker = await consumerWorker(sab);
+    const waiting = p.waitForSpace(900, 20_000);
+    await sleep(30);
+    await ask(worker, { cmd: 'read', max: 1 });
+    expect(await waiting).toBe(true);
+    expect(p.tryWrite(1, 2, 1, new Uint8Array(900))).toBe(true);
+    expect(await ask(worker, { cmd: 'read', max: 5 })).toEqual({ ids: [2] });
+  });
+
+  it('serves several waiters and writes made while waiting', async () => {
+    const sab = createRing(1024);
+    const p = new RingProducer(sab);
+    fill(p, 100);
+    const worker = await consumerWorker(sab);
+    const a = p.waitForSpace(50, 20_000);
+    const b = p.waitForSpace(400, 20_000);
+    await ask(worker, { cmd: 'read', max: 1 });
+    expect(await a).toBe(true);
+    expect(p.tryWrite(1, 100, 1, new Uint8Array(50))).toBe(true);
+    await ask(worker, { cmd: 'read', max: 100 });
+    expect(await b).toBe(true);
+  });
+});
