@@ -1,0 +1,136 @@
+/**
+ * `GET /metrics.json` in KumoMTA's shape (SPEC 8.4, notes §8.2), as valid
+ * JSON: the strict families keyed by their text 0.0.4 names, and per metric
+ * a `summary` family of every node's figures.
+ */
+import { statOf } from '../aggregate/index.js';
+import type { DistSnapshot } from '../aggregate/types.js';
+import type { MetricSnapshot, NodeSnapshot } from '../metrics/types.js';
+import type { EngineSnapshot } from '../metrics/types.js';
+import { formatJsonNumber } from './cformat.js';
+import type { Family, HistFamily, HistSample, LabelSet } from './family.js';
+import { helpOf } from './family.js';
+import { buildModel } from './model.js';
+import { childValues, type NameRegistry, quantizerOf, uniqueLabelNames } from './names.js';
+import type { MetricsOptions } from './types.js';
+
+export const CONTENT_TYPE_JSON = 'application/json; charset=utf-8';
+
+/** The figures of a summary entry, in order. */
+export const SUMMARY_STATS: readonly string[] = ['count', 'sum', 'avg', 'median', '%95', '%99', 'stddev', 'min', 'max'];
+
+const q = (s: string): string => JSON.stringify(s);
+
+function histValueJson(f: HistFamily, s: HistSample): string {
+  let buckets = '';
+  const n = f.bounds.length;
+  for (let i = 0; i < n; i++) {
+    buckets += `${i === 0 ? '' : ','}[${formatJsonNumber(f.bounds[i] as number)},${formatJsonNumber(s.cumulative[i] as number)}]`;
+  }
+  const sum =
+    s.sum === null
+      ? ''
+      : `,"sum":${formatJsonNumber(s.sum)},"avg":${formatJsonNumber(s.count > 0 ? s.sum / s.count : 0)}`;
+  return `{"count":${formatJsonNumber(s.count)}${sum},"bucket":[${buckets}]}`;
+}
+
+/**
+ * KumoMTA's value layout: no labels → the value; one label →
+ * `{"<label>":{"<value>":v,…}}`; more → `[{"<l1>":"<v1>",…,"@":v},…]`;
+ * no sample → null.
+ */
+function layout(entries: readonly { labels: { names: readonly string[]; values: readonly (string | null)[] }; v: string }[]): string {
+  const first = entries[0];
+  if (first === undefined) return 'null';
+  const names = first.labels.names;
+  if (names.length === 0) return first.v;
+  if (names.length === 1) {
+    const parts = entries.map((e) => `${q(e.labels.values[0] ?? '')}:${e.v}`);
+    return `{${q(names[0] as string)}:{${parts.join(',')}}}`;
+  }
+  const rows = entries.map((e) => {
+    let o = '{';
+    const ln = e.labels.names;
+    for (let i = 0; i < ln.length; i++) {
+      const v = e.labels.values[i];
+      o += `${q(ln[i] as string)}:${v === null || v === undefined ? 'null' : q(v)},`;
+    }
+    return `${o}"@":${e.v}}`;
+  });
+  return `[${rows.join(',')}]`;
+}
+
+function familyKey(f: Family): string {
+  return f.kind === 'counter' ? `${f.name}_total` : f.kind === 'info' ? `${f.name}_info` : f.name;
+}
+
+function familyJson(f: Family): string {
+  const type = f.kind === 'info' ? 'gauge' : f.kind;
+  let value: string;
+  if (f.kind === 'histogram') {
+    value = layout(f.samples.map((s) => ({ labels: s.labels as LabelSet, v: histValueJson(f, s) })));
+  } else {
+    value = layout(f.samples.map((s) => ({ labels: s.labels, v: formatJsonNumber(s.value) })));
+  }
+  const help = f.help === '' ? '' : `"help":${q(f.help)},`;
+  return `${q(familyKey(f))}:{${help}"type":"${type}","value":${value}}`;
+}
+
+function statsJson(d: DistSnapshot | undefined): string {
+  let o = '{';
+  for (let i = 0; i < SUMMARY_STATS.length; i++) {
+    const name = SUMMARY_STATS[i] as string;
+    const v = d === undefined ? undefined : statOf(d, name);
+    o += `${i === 0 ? '' : ','}${q(name)}:${v === undefined ? 'null' : formatJsonNumber(v)}`;
+  }
+  return `${o}}`;
+}
+
+/**
+ * Every node (root first, pre-order), one entry per distribution: labels are
+ * the group_by levels (null below the node's depth, the range for a quantized
+ * level) and `field` (`duration` or the configured field; a field listed twice
+ * gets `~2`).
+ */
+function summaryJson(ms: MetricSnapshot, prefix: string, reg: NameRegistry): string {
+  const def = ms.def;
+  const levels = def.groupBy;
+  const names = uniqueLabelNames([...levels.map((l) => l.field), 'field']);
+  const quantizers = levels.map(quantizerOf);
+  const fieldValues = childValues(
+    ['duration', ...def.fields].map((f) => ({ name: f, key: f, firstSeq: 0, count: 0, dists: [], children: [] })),
+    null,
+  );
+  const entries: { labels: { names: string[]; values: (string | null)[] }; v: string }[] = [];
+  const n = levels.length;
+  const visit = (node: NodeSnapshot, depth: number, path: string[]): void => {
+    for (let j = 0; j < fieldValues.length; j++) {
+      const values: (string | null)[] = [];
+      for (let i = 0; i < n; i++) values.push(i < depth ? (path[i] as string) : null);
+      values.push(fieldValues[j] as string);
+      entries.push({ labels: { names, values }, v: statsJson(node.dists[j]) });
+    }
+    if (node.children.length === 0) return;
+    const vals = childValues(node.children, quantizers[depth] ?? null);
+    node.children.forEach((c, i) => visit(c, depth + 1, [...path, vals[i] as string]));
+  };
+  visit(ms.root, 0, []);
+  const key = reg.claim(`${prefix}_${def.name}_summary`, 'summary');
+  const help = q(helpOf('Figures of every node of all events of this kind', def.description));
+  return `${q(key)}:{"help":${help},"type":"summary","value":${layout(entries)}}`;
+}
+
+export function renderJson(snap: EngineSnapshot, opts: MetricsOptions): string {
+  const { families, registry } = buildModel(snap, opts);
+  const parts: string[] = [];
+  for (let i = 0; i < families.length; i++) {
+    const f = families[i] as Family;
+    parts.push(familyJson(f));
+    const m = f.metric;
+    if (m >= 0 && families[i + 1]?.metric !== m) {
+      const ms = snap.metrics[m];
+      if (ms !== undefined) parts.push(summaryJson(ms, opts.prefix, registry));
+    }
+  }
+  return `{\n${parts.join(',\n')}\n}\n`;
+}
