@@ -106,7 +106,7 @@ export class RingProducer {
     return used === 0 || used + this.need(recordBytes(payloadBytes)) <= this.capacity;
   }
 
-  /** Data-region bytes in use (records not yet read, and a pending skipped tail). */
+  /** Data-region bytes in use: records not yet read, plus a skipped tail the reader has yet to pass. */
   usedBytes(): number {
     return Math.min(this.used(), this.capacity);
   }
