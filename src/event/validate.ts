@@ -1,0 +1,107 @@
+/**
+ * Event validation (SPEC 2.1, 2.2, 2.3): loads one decoded value into the
+ * reused TallyEvent, or says why it is rejected. Never throws, never
+ * allocates for a valid event.
+ */
+import type { TallyEvent } from './types.js';
+
+/** Rejection reasons; the index is the reason code, the text the self-metric label. */
+export const REJECT_REASONS = [
+  '',
+  'not_a_map',
+  'missing_name',
+  'invalid_name',
+  'invalid_duration',
+  'invalid_categories',
+  'invalid_fields',
+  'invalid_field_value',
+  'invalid_json',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export const R_OK = 0;
+export const R_NOT_A_MAP = 1;
+export const R_MISSING_NAME = 2;
+export const R_INVALID_NAME = 3;
+export const R_INVALID_DURATION = 4;
+export const R_INVALID_CATEGORIES = 5;
+export const R_INVALID_FIELDS = 6;
+export const R_INVALID_FIELD_VALUE = 7;
+export const R_INVALID_JSON = 8;
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v) && !(v instanceof Map);
+}
+
+function own(o: Record<string, unknown>, k: string): unknown {
+  return hasOwn.call(o, k) ? o[k] : undefined;
+}
+
+/** U+FFFD is what a decoder leaves for invalid UTF-8; lone surrogates are not UTF-8 either. */
+function isCleanUtf8(s: string): boolean {
+  return s.indexOf('\uFFFD') === -1 && s.isWellFormed();
+}
+
+function isStringArray(v: unknown[]): boolean {
+  for (let i = 0; i < v.length; i++) if (typeof v[i] !== 'string') return false;
+  return true;
+}
+
+/**
+ * Describes the last rejection in words (for `errors[].reason`); set only on
+ * the rejection path.
+ */
+export let lastRejectDetail = '';
+
+function reject(code: number, detail: string): number {
+  lastRejectDetail = `${REJECT_REASONS[code]}: ${detail}`;
+  return code;
+}
+
+/** Loads `raw` into `out`; returns R_OK or a reason code. */
+export function loadEvent(raw: unknown, out: TallyEvent): number {
+  if (!isMap(raw)) return reject(R_NOT_A_MAP, 'event is not a map');
+  let name = own(raw, 'event');
+  if (name === undefined || name === null) name = own(raw, 'name');
+  if (name === undefined || name === null) return reject(R_MISSING_NAME, 'key "event" is missing');
+  if (typeof name !== 'string') return reject(R_INVALID_NAME, 'key "event" is not a string');
+  if (!isCleanUtf8(name)) return reject(R_INVALID_NAME, 'event name is not valid UTF-8');
+
+  const cats = own(raw, 'categories');
+  if (cats !== undefined && cats !== null && !(Array.isArray(cats) && isStringArray(cats))) {
+    return reject(R_INVALID_CATEGORIES, 'key "categories" is not an array of strings');
+  }
+
+  const fields = own(raw, 'fields');
+  if (fields !== undefined && fields !== null) {
+    if (!isMap(fields)) return reject(R_INVALID_FIELDS, 'key "fields" is not a map');
+    for (const k in fields) {
+      if (!hasOwn.call(fields, k)) continue;
+      const v = fields[k];
+      if (v === null || typeof v === 'string') continue;
+      if (typeof v === 'number') {
+        if (Number.isFinite(v)) continue;
+        return reject(R_INVALID_FIELD_VALUE, `field "${k}" is not a finite number`);
+      }
+      if (Array.isArray(v) && isStringArray(v)) continue;
+      return reject(R_INVALID_FIELD_VALUE, `field "${k}" has an unsupported type`);
+    }
+  }
+
+  let d = own(raw, 'duration');
+  if (d === undefined || d === null) {
+    d = fields !== undefined && fields !== null ? own(fields as Record<string, unknown>, 'duration') : undefined;
+    if (d === undefined || d === null) d = 0;
+  }
+  if (typeof d !== 'number' || !Number.isFinite(d)) {
+    return reject(R_INVALID_DURATION, 'duration is not a finite number');
+  }
+
+  out.name = name;
+  out.categories = cats === null ? undefined : (cats as string[] | undefined);
+  out.fields = fields === null ? undefined : (fields as Record<string, unknown> | undefined);
+  out.duration = Math.round(d);
+  return R_OK;
+}

@@ -1,0 +1,172 @@
+/**
+ * A metric at run time: its compiled filter, its group_by levels and its
+ * tree (SPEC 5). `record` is the hot path: no allocation once the path's
+ * nodes exist.
+ */
+import type { SnapshotDepth } from '../aggregate/types.js';
+import { compileModifier } from '../config/index.js';
+import type { DovecotCompat, GroupByLevel, MetricDef } from '../config/types.js';
+import type { TallyEvent } from '../event/types.js';
+import { fieldOf } from '../event/types.js';
+import { compileFilter } from '../filter/index.js';
+import type { CompiledFilter } from '../filter/types.js';
+import { MetricNode } from './node.js';
+import { Quantizer } from './quantize.js';
+import { sanitizeName, truncateCodePoints, utf8Length } from './names.js';
+import type { ChildKey, MetricSnapshot, NodeSnapshot } from './types.js';
+
+const NAME_BUDGET = 256;
+const COMPAT23_NAME_CPS = 32;
+export const OVERFLOW_NAME = '__overflow__';
+
+const IDENTITY = (v: string): string => v;
+
+/** One group_by level, compiled. */
+class Level {
+  readonly field: string;
+  readonly isDuration: boolean;
+  /** null for a discrete level */
+  readonly quantizer: Quantizer | null;
+  readonly modify: (v: string) => string;
+
+  constructor(def: GroupByLevel) {
+    this.field = def.field;
+    this.isDuration = def.field === 'duration';
+    this.quantizer = def.kind === 'discrete' ? null : new Quantizer(def);
+    this.modify = def.kind === 'discrete' && def.modifier !== null ? compileModifier(def.modifier) : IDENTITY;
+  }
+}
+
+export interface MetricOptions {
+  compat: DovecotCompat;
+  maxSubMetrics: number;
+}
+
+export class Metric {
+  readonly def: MetricDef;
+  readonly id: number;
+  readonly filter: CompiledFilter;
+  private readonly levels: Level[];
+  /** field name per distribution index 1..n ('' marks duration listed again) */
+  private readonly fieldKeys: string[];
+  private readonly nDists: number;
+  private readonly compat23: boolean;
+  private readonly maxSub: number;
+  root: MetricNode;
+  subMetrics: number;
+  overflowEvents: number;
+  private shippedOverflow: number;
+
+  constructor(def: MetricDef, id: number, opts: MetricOptions) {
+    this.def = def;
+    this.id = id;
+    this.shippedOverflow = 0;
+    this.filter = compileFilter(def.filter);
+    this.levels = def.groupBy.map((l) => new Level(l));
+    this.fieldKeys = def.fields.slice();
+    this.nDists = 1 + def.fields.length;
+    this.compat23 = opts.compat === '2.3';
+    this.maxSub = opts.maxSubMetrics;
+    this.root = new MetricNode(def.name, def.name, 0, this.nDists, 0);
+    this.subMetrics = 0;
+    this.overflowEvents = 0;
+  }
+
+  /** Records an event that matched the filter; `seq` orders first sight across shards. */
+  record(ev: TallyEvent, seq: number): void {
+    this.root.dirty = true;
+    this.descend(this.root, 0, ev, seq);
+  }
+
+  private recordNode(node: MetricNode, ev: TallyEvent): void {
+    const dists = node.dists;
+    (dists[0] as { record(v: number): void }).record(ev.duration);
+    const keys = this.fieldKeys;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as string;
+      let v: unknown;
+      if (k === 'duration') v = ev.duration;
+      else {
+        v = fieldOf(ev, k);
+        if (v === undefined) continue;
+      }
+      (dists[i + 1] as { record(v: number): void }).record(typeof v === 'number' ? v : 0);
+    }
+  }
+
+  private descend(node: MetricNode, depth: number, ev: TallyEvent, seq: number): void {
+    this.recordNode(node, ev);
+    if (depth === this.levels.length || node.key === null) return;
+    if (!this.compat23 && node.budget >= NAME_BUDGET) return;
+    const level = this.levels[depth] as Level;
+    const v = level.isDuration ? ev.duration : fieldOf(ev, level.field);
+    const q = level.quantizer;
+    if (q !== null) {
+      if (typeof v !== 'number') return;
+      const idx = q.indexOf(v);
+      const child = node.child(idx) ?? this.create(node, idx, (q.buckets[idx] as { name: string }).name, seq);
+      node.touch(child);
+      this.descend(child, depth + 1, ev, seq);
+      return;
+    }
+    if (v === undefined) {
+      if (this.compat23) return;
+      this.step(node, depth, '', ev, seq);
+    } else if (typeof v === 'string') {
+      this.step(node, depth, level.modify(v), ev, seq);
+    } else if (typeof v === 'number') {
+      this.step(node, depth, level.modify === IDENTITY ? v : level.modify(String(v)), ev, seq);
+    } else {
+      // strlist: one child per distinct element
+      for (let i = 0; i < v.length; i++) {
+        const el = v[i] as string;
+        let dup = false;
+        for (let j = 0; j < i; j++) if (v[j] === el) dup = true;
+        if (!dup) this.step(node, depth, level.modify(el), ev, seq);
+      }
+    }
+  }
+
+  private step(node: MetricNode, depth: number, key: string | number, ev: TallyEvent, seq: number): void {
+    const child = node.child(key) ?? this.create(node, key, typeof key === 'number' ? String(key) : key, seq);
+    node.touch(child);
+    this.descend(child, depth + 1, ev, seq);
+  }
+
+  private create(parent: MetricNode, key: ChildKey, rawName: string, seq: number): MetricNode {
+    if (this.subMetrics >= this.maxSub) {
+      this.overflowEvents++;
+      if (parent.overflow === null) {
+        parent.overflow = new MetricNode(OVERFLOW_NAME, null, seq, this.nDists, parent.budget);
+      }
+      return parent.overflow;
+    }
+    let name = sanitizeName(rawName);
+    if (this.compat23) name = truncateCodePoints(name, COMPAT23_NAME_CPS);
+    else name = truncateCodePoints(name, NAME_BUDGET - parent.budget);
+    const node = new MetricNode(name, key, seq, this.nDists, parent.budget + utf8Length(name));
+    parent.addChild(node);
+    this.subMetrics++;
+    return node;
+  }
+
+  reset(): void {
+    this.root.reset();
+  }
+
+  /** overflow events since the last call */
+  takeOverflow(): number {
+    const d = this.overflowEvents - this.shippedOverflow;
+    this.shippedOverflow = this.overflowEvents;
+    return d;
+  }
+
+  /** What was recorded since the last delta (null if nothing), zeroed here. */
+  takeDelta(): NodeSnapshot | null {
+    return this.root.dirty ? this.root.takeDelta() : null;
+  }
+
+  snapshot(depth: SnapshotDepth): MetricSnapshot {
+    return { def: this.def, root: this.root.snapshot(depth), overflow: this.overflowEvents, subMetrics: this.subMetrics };
+  }
+}

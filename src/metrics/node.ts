@@ -1,0 +1,93 @@
+/**
+ * One node of a metric tree: a metric root or a sub-metric (SPEC 5.2).
+ */
+import { Distribution } from '../aggregate/index.js';
+import type { SnapshotDepth } from '../aggregate/types.js';
+import type { ChildKey, NodeSnapshot } from './types.js';
+
+export class MetricNode {
+  readonly name: string;
+  readonly key: ChildKey;
+  readonly firstSeq: number;
+  /** index 0: duration; i: fields[i - 1] */
+  readonly dists: Distribution[];
+  /** bytes of the names of every ancestor sub-metric and this one (2.4 budget) */
+  readonly budget: number;
+  children: MetricNode[] | null;
+  index: Map<ChildKey, MetricNode> | null;
+  overflow: MetricNode | null;
+  /** recorded into since the last delta was taken */
+  dirty: boolean;
+  /** children that became dirty since the last delta, in the order they did */
+  dirtyKids: MetricNode[] | null;
+
+  constructor(name: string, key: ChildKey, firstSeq: number, nDists: number, budget: number) {
+    this.name = name;
+    this.key = key;
+    this.firstSeq = firstSeq;
+    this.budget = budget;
+    const d: Distribution[] = new Array(nDists);
+    for (let i = 0; i < nDists; i++) d[i] = new Distribution();
+    this.dists = d;
+    this.children = null;
+    this.index = null;
+    this.overflow = null;
+    this.dirty = false;
+    this.dirtyKids = null;
+  }
+
+  /** Marks `kid` dirty (it is about to be recorded into). */
+  touch(kid: MetricNode): void {
+    if (kid.dirty) return;
+    kid.dirty = true;
+    if (this.dirtyKids === null) this.dirtyKids = [kid];
+    else this.dirtyKids.push(kid);
+  }
+
+  /**
+   * Full snapshot of what was recorded since the last delta, limited to the
+   * dirty nodes, and zeroes them: the shard ships it to the main thread.
+   */
+  takeDelta(): NodeSnapshot {
+    const dists = this.dists.map((d) => {
+      const s = d.snapshot('full');
+      d.reset();
+      return s;
+    });
+    const children: NodeSnapshot[] = [];
+    const kids = this.dirtyKids;
+    if (kids !== null) {
+      for (let i = 0; i < kids.length; i++) children.push((kids[i] as MetricNode).takeDelta());
+      kids.length = 0;
+    }
+    this.dirty = false;
+    return { name: this.name, key: this.key, firstSeq: this.firstSeq, count: dists[0]?.count ?? 0, dists, children };
+  }
+
+  child(key: ChildKey): MetricNode | undefined {
+    return this.index === null ? undefined : this.index.get(key);
+  }
+
+  addChild(node: MetricNode): void {
+    if (this.children === null) {
+      this.children = [];
+      this.index = new Map();
+    }
+    this.children.push(node);
+    (this.index as Map<ChildKey, MetricNode>).set(node.key, node);
+  }
+
+  reset(): void {
+    for (let i = 0; i < this.dists.length; i++) (this.dists[i] as Distribution).reset();
+    if (this.children !== null) for (const c of this.children) c.reset();
+    if (this.overflow !== null) this.overflow.reset();
+  }
+
+  snapshot(depth: SnapshotDepth): NodeSnapshot {
+    const dists = this.dists.map((d) => d.snapshot(depth));
+    const children: NodeSnapshot[] = [];
+    if (this.children !== null) for (const c of this.children) children.push(c.snapshot(depth));
+    if (this.overflow !== null) children.push(this.overflow.snapshot(depth));
+    return { name: this.name, key: this.key, firstSeq: this.firstSeq, count: dists[0]?.count ?? 0, dists, children };
+  }
+}
