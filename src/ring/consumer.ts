@@ -112,7 +112,8 @@ export class RingConsumer {
   /**
    * Resolves true as soon as a record is ready, false after `timeoutMs` without
    * one or once the ring is closed. Waits with Atomics.waitAsync on the write
-   * position; the producer notifies only while this wait is flagged.
+   * position; the producer notifies only while this wait is flagged. Throws
+   * RangeError at once for a timeout outside 0..MAX_WAIT_MS.
    */
   waitForData(timeoutMs: number): Promise<boolean> {
     checkTimeout(timeoutMs);

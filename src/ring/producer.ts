@@ -127,15 +127,26 @@ export class RingProducer {
   /**
    * Resolves true once a record of `payloadBytes` fits, false if it still does
    * not after `timeoutMs`. Waits with Atomics.waitAsync on the read position;
-   * the consumer notifies when it has freed enough.
+   * the consumer notifies when it has freed enough. Throws RangeError at once
+   * for a payload over maxRecordBytes or a timeout outside 0..MAX_WAIT_MS.
    */
-  async waitForSpace(payloadBytes: number, timeoutMs: number): Promise<boolean> {
+  waitForSpace(payloadBytes: number, timeoutMs: number): Promise<boolean> {
     if (payloadBytes > this.maxRecordBytes) this.tooLarge(payloadBytes);
     checkTimeout(timeoutMs);
-    if (this.fits(payloadBytes)) return true;
+    if (this.fits(payloadBytes)) return Promise.resolve(true);
+    return this.spaceLoop(payloadBytes, performance.now() + timeoutMs);
+  }
+
+  /** Marks the ring closed and wakes the consumer; tryWrite throws afterwards. */
+  close(): void {
+    this.isClosed = true;
+    Atomics.store(this.i32, CLOSED, 1);
+    Atomics.notify(this.i32, WRITE_POS);
+  }
+
+  private async spaceLoop(payloadBytes: number, deadline: number): Promise<boolean> {
     const i32 = this.i32;
     const alloc = recordBytes(payloadBytes);
-    const deadline = performance.now() + timeoutMs;
     this.spaceWaiters++;
     try {
       for (;;) {
@@ -149,13 +160,6 @@ export class RingProducer {
     } finally {
       if (--this.spaceWaiters === 0) Atomics.store(i32, SPACE_WANTED, 0);
     }
-  }
-
-  /** Marks the ring closed and wakes the consumer; tryWrite throws afterwards. */
-  close(): void {
-    this.isClosed = true;
-    Atomics.store(this.i32, CLOSED, 1);
-    Atomics.notify(this.i32, WRITE_POS);
   }
 
   private used(): number {

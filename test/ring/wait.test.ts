@@ -130,9 +130,10 @@ describe('waitForSpace', () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(75);
   });
 
-  it('throws for a record that can never fit', async () => {
+  it('throws for a record that can never fit or an unbounded timeout', () => {
     const p = new RingProducer(createRing(1024));
-    await expect(p.waitForSpace(1024, 10)).rejects.toThrow(/exceeds maxRecordBytes/);
+    expect(() => p.waitForSpace(1024, 10)).toThrow(/exceeds maxRecordBytes/);
+    expect(() => p.waitForSpace(10, Number.POSITIVE_INFINITY)).toThrow(RangeError);
   });
 
   it('resolves when a consumer in another thread frees enough space', async () => {
