@@ -1,0 +1,242 @@
+/**
+ * tallyd's own top-level settings (SPEC 3): defaults, parsing, overrides.
+ */
+import { availableParallelism } from 'node:os';
+import ipaddr from 'ipaddr.js';
+import { ConfigError } from '../errors.js';
+import type { SourcePos } from '../errors.js';
+import { isOpenMetricsName, splitWords } from './names.js';
+import type { DovecotCompat, ListenAddress, OpenMetricsStyle, Settings } from './types.js';
+
+export const SETTING_KEYS = [
+  'listen',
+  'shards',
+  'trusted_networks',
+  'ingest_networks',
+  'ingest_token',
+  'metric_prefix',
+  'openmetrics_style',
+  'dovecot_compat',
+  'max_sub_metrics',
+  'max_body_bytes',
+  'ring_bytes',
+] as const;
+export type SettingKey = (typeof SETTING_KEYS)[number];
+
+export function isSettingKey(key: string): key is SettingKey {
+  return (SETTING_KEYS as readonly string[]).includes(key);
+}
+
+const MIB = 1024 * 1024;
+const MIN_RING_BYTES = 4096;
+const MAX_SHARDS = 1024;
+
+export function defaultSettings(): Settings {
+  return {
+    listen: { host: '127.0.0.1', port: 9900 },
+    shards: Math.max(1, availableParallelism() - 1),
+    trustedNetworks: ['127.0.0.1', '::1'],
+    ingestNetworks: ['127.0.0.1', '::1'],
+    ingestToken: null,
+    metricPrefix: 'dovecot',
+    openmetricsStyle: 'strict',
+    dovecotCompat: '2.4',
+    maxSubMetrics: 10000,
+    maxBodyBytes: 16 * MIB,
+    ringBytes: 16 * MIB,
+  };
+}
+
+const UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1024, m: MIB, g: 1024 * MIB, t: 1024 * 1024 * MIB };
+
+/** A size in Dovecot's syntax, powers of 1024 (`16M`, `16 MB`, `1k`, `512`, `1G`), or null. */
+export function parseSize(s: string): number | null {
+  const m = /^(\d+)\s*(?:([kKmMgGtT])(?:i?[bB])?|([bB]))?$/.exec(s.trim());
+  if (m === null) return null;
+  const unit = (m[2] ?? m[3] ?? '').toLowerCase();
+  const n = Number(m[1]) * (UNITS[unit] ?? 1);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+export function formatSize(n: number): string {
+  for (const [suffix, mult] of [['T', 1024 * 1024 * MIB], ['G', 1024 * MIB], ['M', MIB], ['k', 1024]] as const) {
+    if (n >= mult && n % mult === 0) return `${n / mult}${suffix}`;
+  }
+  return String(n);
+}
+
+export function isIpAddress(s: string): boolean {
+  return ipaddr.IPv4.isValidFourPartDecimal(s) || (s.includes(':') && ipaddr.IPv6.isValid(s));
+}
+
+/** An IP address or `address/prefix` network. */
+export function isIpOrCidr(s: string): boolean {
+  const slash = s.indexOf('/');
+  if (slash < 0) return isIpAddress(s);
+  const addr = s.slice(0, slash);
+  const bits = s.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(bits) || !isIpAddress(addr)) return false;
+  return Number(bits) <= (addr.includes(':') ? 128 : 32);
+}
+
+const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+
+type PosAt = (offset: number) => SourcePos;
+
+function settingError(key: string, pos: SourcePos, text: string): ConfigError {
+  return new ConfigError('ERR_CONFIG_SETTING', pos, `${key}: ${text}`);
+}
+
+/** `host:port`, `[v6]:port` or `*:port` (all IPv4 interfaces). */
+export function parseListen(s: string, posAt: PosAt): ListenAddress {
+  const bad = (offset: number, why: string): ConfigError =>
+    settingError('listen', posAt(offset), `${why} (expected HOST:PORT, IPv6 as [::1]:9900), not '${s}'`);
+  let host: string;
+  let portText: string;
+  let portOffset: number;
+  if (s.startsWith('[')) {
+    const close = s.indexOf(']');
+    if (close < 0) throw bad(0, "missing ']'");
+    host = s.slice(1, close);
+    if (!ipaddr.IPv6.isValid(host)) throw bad(1, `'${host}' is not an IPv6 address`);
+    if (s[close + 1] !== ':') throw bad(close + 1, 'missing port');
+    portText = s.slice(close + 2);
+    portOffset = close + 2;
+  } else {
+    const colon = s.lastIndexOf(':');
+    if (colon < 0) throw bad(s.length, 'missing port');
+    host = s.slice(0, colon);
+    if (host.includes(':')) throw bad(0, 'an IPv6 address needs brackets');
+    if (host === '*') host = '0.0.0.0';
+    const numeric = /^[\d.]+$/.test(host);
+    if (numeric ? !ipaddr.IPv4.isValidFourPartDecimal(host) : !HOSTNAME.test(host)) {
+      throw bad(0, `'${host}' is not an address or host name`);
+    }
+    portText = s.slice(colon + 1);
+    portOffset = colon + 1;
+  }
+  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
+  if (!(port >= 0 && port <= 65535)) throw bad(portOffset, `'${portText}' is not a port number`);
+  return { host, port };
+}
+
+export function formatListen(l: ListenAddress): string {
+  return l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`;
+}
+
+function parseNetworks(key: string, s: string, posAt: PosAt): string[] {
+  return splitWords(s, /[ \t\r\n,]/).map(({ word, offset }) => {
+    if (!isIpOrCidr(word)) throw settingError(key, posAt(offset), `'${word}' is not an IP address or CIDR network`);
+    return word;
+  });
+}
+
+function parseCount(key: string, s: string, posAt: PosAt, max: number): number {
+  const n = /^\d+$/.test(s) ? Number(s) : NaN;
+  if (!(n >= 1 && n <= max)) throw settingError(key, posAt(0), `must be an integer from 1 to ${max}, not '${s}'`);
+  return n;
+}
+
+function parseBytes(key: string, s: string, posAt: PosAt, min: number): number {
+  const n = parseSize(s);
+  if (n === null) throw settingError(key, posAt(0), `'${s}' is not a size (like 16M, 512k or 1048576)`);
+  if (n < min) throw settingError(key, posAt(0), `must be at least ${formatSize(min)}, not '${s}'`);
+  return n;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Apply one setting (already known to be a tallyd key) to `s`. */
+export function applySetting(s: Mutable<Settings>, key: SettingKey, raw: string, posAt: PosAt): void {
+  const lead = raw.length - raw.trimStart().length;
+  const text = raw.trim();
+  const at: PosAt = (o) => posAt(lead + o);
+  switch (key) {
+    case 'listen':
+      s.listen = parseListen(text, at);
+      return;
+    case 'shards':
+      s.shards = parseCount(key, text, at, MAX_SHARDS);
+      return;
+    case 'trusted_networks':
+      s.trustedNetworks = parseNetworks(key, text, at);
+      return;
+    case 'ingest_networks':
+      s.ingestNetworks = parseNetworks(key, text, at);
+      return;
+    case 'ingest_token': {
+      const ctl = text.search(/[\s\x00-\x1f\x7f]/);
+      if (ctl >= 0) throw settingError(key, at(ctl), 'must not contain blanks or control characters');
+      s.ingestToken = text === '' ? null : text;
+      return;
+    }
+    case 'metric_prefix':
+      if (!isOpenMetricsName(text)) {
+        throw settingError(key, at(0), `'${text}' is not a valid OpenMetrics name ([a-zA-Z_:][a-zA-Z0-9_:]*)`);
+      }
+      s.metricPrefix = text;
+      return;
+    case 'openmetrics_style':
+      if (text !== 'strict' && text !== 'dovecot') throw settingError(key, at(0), `must be strict or dovecot, not '${text}'`);
+      s.openmetricsStyle = text satisfies OpenMetricsStyle;
+      return;
+    case 'dovecot_compat': {
+      const m = /^2\.([34])(\.\d+)*$/.exec(text);
+      if (m === null) throw settingError(key, at(0), `must be 2.4 or 2.3, not '${text}'`);
+      s.dovecotCompat = `2.${m[1]}` as DovecotCompat;
+      return;
+    }
+    case 'max_sub_metrics':
+      s.maxSubMetrics = parseCount(key, text, at, Number.MAX_SAFE_INTEGER);
+      return;
+    case 'max_body_bytes':
+      s.maxBodyBytes = parseBytes(key, text, at, 1);
+      return;
+    case 'ring_bytes':
+      s.ringBytes = parseBytes(key, text, at, MIN_RING_BYTES);
+      return;
+  }
+}
+
+/**
+ * Layer `overrides` (setting name → value, e.g. from the environment or flags)
+ * on `base`. `pos` says where each override came from (default `<override>`,
+ * line 1); errors point into the value from there.
+ */
+export function resolveSettings(
+  base: Settings,
+  overrides: Readonly<Record<string, string>>,
+  pos?: SourcePos | ((key: string) => SourcePos),
+): Settings {
+  const s: Mutable<Settings> = { ...base };
+  for (const [key, value] of Object.entries(overrides)) {
+    const p = typeof pos === 'function' ? pos(key) : (pos ?? { file: '<override>', line: 1, col: 1 });
+    if (!isSettingKey(key)) {
+      throw new ConfigError('ERR_CONFIG_SETTING', p, `Unknown setting: ${key} (known: ${SETTING_KEYS.join(', ')})`);
+    }
+    applySetting(s, key, value, (o) => ({ ...p, col: p.col + o }));
+  }
+  return Object.freeze({
+    ...s,
+    listen: Object.freeze({ ...s.listen }),
+    trustedNetworks: Object.freeze([...s.trustedNetworks]),
+    ingestNetworks: Object.freeze([...s.ingestNetworks]),
+  });
+}
+
+/** `key = value` lines of every setting (the token itself is not printed). */
+export function formatSettings(s: Settings): string[] {
+  return [
+    `listen = ${formatListen(s.listen)}`,
+    `shards = ${s.shards}`,
+    `trusted_networks = ${s.trustedNetworks.join(' ')}`,
+    `ingest_networks = ${s.ingestNetworks.join(' ')}`,
+    s.ingestToken === null ? '# ingest_token is not set' : '# ingest_token is set (not shown)',
+    `metric_prefix = ${s.metricPrefix}`,
+    `openmetrics_style = ${s.openmetricsStyle}`,
+    `dovecot_compat = ${s.dovecotCompat}`,
+    `max_sub_metrics = ${s.maxSubMetrics}`,
+    `max_body_bytes = ${formatSize(s.maxBodyBytes)}`,
+    `ring_bytes = ${formatSize(s.ringBytes)}`,
+  ];
+}
