@@ -25,3 +25,31 @@ export interface HistData {
 
 /** What a snapshot includes: 'basic' = count/sum/min/max/mean/m2, 'full' = + hist. */
 export type SnapshotDepth = 'basic' | 'full';
+
+/**
+ * Every value exactly, ascending (floats and negatives as recorded).
+ * A snapshot's hist has this kind exactly when count <= INLINE_MAX.
+ */
+export interface ValuesHist extends HistData {
+  readonly kind: 'values';
+  readonly values: Float64Array;
+}
+
+/**
+ * HDR bucket counts of the one fixed geometry (see geometry.ts), non-zero
+ * ones only, encoded as in HdrHistogram's V2 payload: ZigZag LEB128 varints
+ * from counts-array index 0, n > 0 = the count at the next index, -k = skip
+ * k empty indices. Read with `eachBucket`.
+ */
+export interface BucketsHist extends HistData {
+  readonly kind: 'hdr';
+  readonly data: Uint8Array;
+}
+
+export type DistHist = ValuesHist | BucketsHist;
+
+/** count/sum of a parent minus its children (what exporters print for a missing level). */
+export interface CountSum {
+  count: number;
+  sum: number;
+}

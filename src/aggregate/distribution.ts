@@ -1,0 +1,124 @@
+/**
+ * One field's statistics at one node (SPEC 5.4). Two kinds behind one class:
+ * up to INLINE_MAX values are kept exactly in the stats array (which grows by
+ * doubling from 8); the next value promotes the distribution to an
+ * hdr-histogram-js Int32Histogram of the fixed geometry, whose counts are
+ * incremented at indices computed by geometry.ts (the library's own
+ * recordValue is about 2x slower and would track min/max a second time).
+ * count, sum, min, max, mean and M2 (Welford) are exact-as-float in both kinds.
+ */
+import type { Int32Histogram } from 'hdr-histogram-js';
+import { readHistogram } from './buckets.js';
+import { histValue, indexOfValue, newHistogram } from './geometry.js';
+import type { DistSnapshot, SnapshotDepth } from './types.js';
+import { INLINE_MAX, valuesHist } from './values.js';
+
+const COUNT = 0;
+const SUM = 1;
+const MIN = 2;
+const MAX = 3;
+const MEAN = 4;
+const M2 = 5;
+/** inline values start here */
+const VALUES = 6;
+const FIRST_CAPACITY = 8;
+
+export class Distribution {
+  /** [count, sum, min, max, mean, m2, ...inline values] */
+  private s: Float64Array;
+  /** the histogram while dense, else null */
+  private hist: Int32Histogram | null;
+  /** a histogram kept across reset() for the next promotion */
+  private parked: Int32Histogram | null;
+
+  constructor() {
+    const s = new Float64Array(VALUES + FIRST_CAPACITY);
+    s[MIN] = Infinity;
+    s[MAX] = -Infinity;
+    this.s = s;
+    this.hist = null;
+    this.parked = null;
+  }
+
+  get count(): number {
+    return this.s[COUNT] as number;
+  }
+
+  /** true once the values live in an HDR histogram */
+  get dense(): boolean {
+    return this.hist !== null;
+  }
+
+  /** `v` must be finite */
+  record(v: number): void {
+    const s = this.s;
+    const n = (s[COUNT] as number) + 1;
+    s[COUNT] = n;
+    s[SUM] = (s[SUM] as number) + v;
+    if (v < (s[MIN] as number)) s[MIN] = v;
+    if (v > (s[MAX] as number)) s[MAX] = v;
+    const mean = s[MEAN] as number;
+    const d = v - mean;
+    const m = mean + d / n;
+    s[MEAN] = m;
+    s[M2] = (s[M2] as number) + d * (v - m);
+    const h = this.hist;
+    if (h !== null) {
+      h.incrementCountAtIndex(indexOfValue(histValue(v)));
+      h.incrementTotalCount();
+    } else if (VALUES - 1 + n < s.length) s[VALUES - 1 + n] = v;
+    else this.spill(v, n);
+  }
+
+  private spill(v: number, n: number): void {
+    const s = this.s;
+    if (n <= INLINE_MAX) {
+      const grown = new Float64Array(VALUES + Math.min(2 * (s.length - VALUES), INLINE_MAX));
+      grown.set(s);
+      grown[VALUES - 1 + n] = v;
+      this.s = grown;
+      return;
+    }
+    let h = this.parked;
+    if (h === null) h = newHistogram();
+    else {
+      h.reset();
+      this.parked = null;
+    }
+    for (let i = VALUES; i < VALUES + n - 1; i++) h.incrementCountAtIndex(indexOfValue(histValue(s[i] as number)));
+    h.incrementCountAtIndex(indexOfValue(histValue(v)));
+    h.setTotalCount(n);
+    this.hist = h;
+  }
+
+  /** zero every figure; the object, its capacity and any histogram are kept for reuse */
+  reset(): void {
+    const s = this.s;
+    s[COUNT] = 0;
+    s[SUM] = 0;
+    s[MIN] = Infinity;
+    s[MAX] = -Infinity;
+    s[MEAN] = 0;
+    s[M2] = 0;
+    if (this.hist !== null) {
+      this.parked = this.hist;
+      this.hist = null;
+    }
+  }
+
+  snapshot(depth: SnapshotDepth): DistSnapshot {
+    const s = this.s;
+    const n = s[COUNT] as number;
+    const min = n > 0 ? (s[MIN] as number) : 0;
+    const max = n > 0 ? (s[MAX] as number) : 0;
+    const snap: DistSnapshot = { count: n, sum: s[SUM] as number, min, max, mean: s[MEAN] as number, m2: s[M2] as number };
+    if (depth === 'full') {
+      const h = this.hist;
+      snap.hist =
+        h === null
+          ? valuesHist(s.slice(VALUES, VALUES + n).sort())
+          : readHistogram(h, indexOfValue(histValue(min)), indexOfValue(histValue(max)));
+    }
+    return snap;
+  }
+}
