@@ -43,7 +43,8 @@ const isBlank = (c: string | undefined): boolean => c === ' ' || c === '\t' || c
 
 /**
  * Index where a comment starts in `s` (from `from`), or -1. A comment is a `#`
- * outside quotes at the start of the text or after a blank.
+ * outside quotes at the start of the text or after a blank. A quote opens a
+ * quoted string only where a token starts (`doesn't` is a word, not a quote).
  */
 function commentStart(s: string, from: number): number {
   let quote: string | null = null;
@@ -54,7 +55,7 @@ function commentStart(s: string, from: number): number {
       else if (c === quote) quote = null;
       continue;
     }
-    if (c === '"' || c === "'") quote = c;
+    if ((c === '"' || c === "'") && (i === from || /[\s=(<>,]/.test(s[i - 1] as string))) quote = c;
     else if (c === '#' && (i === from || isBlank(s[i - 1]))) return i;
   }
   return -1;

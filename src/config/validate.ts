@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { ConfigError } from '../errors.js';
 import type { SourcePos } from '../errors.js';
 import { metricFromBlock } from './metric.js';
@@ -15,10 +16,13 @@ import type { ConfigWarning, MetricDef, ResolvedConfig, Settings } from './types
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-/** `listen = *, ::` is Dovecot's own listen setting (addresses, no port), not tallyd's. */
+/**
+ * `listen = *, ::` (addresses without a port) is Dovecot's own listen setting,
+ * not tallyd's HOST:PORT.
+ */
 function isDovecotListen(text: string): boolean {
   const t = text.trim();
-  return t.includes(',') || /\s/.test(t) || t === '*' || t === '::' || t === '[::]';
+  return t.includes(',') || /\s/.test(t) || t === '*' || t === '[::]' || !t.includes(':') || ipaddr.IPv6.isValid(t);
 }
 
 /** The text of a setting value, reading `key = <file` values from their file. */

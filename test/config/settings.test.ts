@@ -87,18 +87,22 @@ describe('settings', () => {
   });
 
   it("ignores Dovecot's own listen (addresses without port) with a warning", () => {
-    const cfg = parseConfigText('listen = *, ::\n', 'dovecot.conf');
-    expect(cfg.settings.listen).toEqual({ host: '127.0.0.1', port: 9900 });
-    expect(cfg.warnings).toHaveLength(1);
-    expect(cfg.warnings[0]?.pos).toEqual({ file: 'dovecot.conf', line: 1, col: 1 });
-    expect(cfg.warnings[0]?.message).toMatch(/Dovecot's own listen setting/);
+    for (const value of ['*, ::', '*', '10.0.0.1', '::1', 'localhost', '[::]']) {
+      const cfg = parseConfigText(`listen = ${value}\n`, 'dovecot.conf');
+      expect(cfg.settings.listen).toEqual({ host: '127.0.0.1', port: 9900 });
+      expect(cfg.warnings).toHaveLength(1);
+      expect(cfg.warnings[0]?.pos).toEqual({ file: 'dovecot.conf', line: 1, col: 1 });
+      expect(cfg.warnings[0]?.message).toBe(
+        `listen = ${value} looks like Dovecot's own listen setting (no port): ignored; tallyd's listen is HOST:PORT`,
+      );
+    }
   });
 
   describe('errors point at the value', () => {
     const cases: [string, string, string][] = [
-      ['listen = localhost', 'test.conf:1:19', "listen: missing port (expected HOST:PORT, IPv6 as [::1]:9900), not 'localhost'"],
+      ['listen = localhost:', 'test.conf:1:20', "listen: '' is not a port number (expected HOST:PORT, IPv6 as [::1]:9900), not 'localhost:'"],
       ['listen = 1.2.3.4:99999', 'test.conf:1:18', "listen: '99999' is not a port number (expected HOST:PORT, IPv6 as [::1]:9900), not '1.2.3.4:99999'"],
-      ['listen = ::1:9900', 'test.conf:1:10', "listen: an IPv6 address needs brackets (expected HOST:PORT, IPv6 as [::1]:9900), not '::1:9900'"],
+      ['listen = fe80::1:99999', 'test.conf:1:10', "listen: an IPv6 address needs brackets (expected HOST:PORT, IPv6 as [::1]:9900), not 'fe80::1:99999'"],
       ['listen = [::g]:1', 'test.conf:1:11', "listen: '::g' is not an IPv6 address (expected HOST:PORT, IPv6 as [::1]:9900), not '[::g]:1'"],
       ['listen = 1.2.3:80', 'test.conf:1:10', "listen: '1.2.3' is not an address or host name (expected HOST:PORT, IPv6 as [::1]:9900), not '1.2.3:80'"],
       ['shards = 0', 'test.conf:1:10', "shards: must be an integer from 1 to 1024, not '0'"],

@@ -25,6 +25,7 @@ describe('config syntax', () => {
   it('ends a value at a # after a blank, not at one inside a word or quotes', () => {
     const desc = (v: string) => metricOf(`metric m {\n  filter = event=a\n  description = ${v}\n}\n`).description;
     expect(desc('issue#5 of many')).toBe('issue#5 of many');
+    expect(desc("Dovecot's commands # a note")).toBe("Dovecot's commands");
     expect(desc('requests # not this')).toBe('requests');
     expect(desc('"a # b"')).toBe('a # b');
     expect(desc("'single quoted'")).toBe('single quoted');
