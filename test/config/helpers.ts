@@ -1,6 +1,7 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { afterAll } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { parseConfigText } from '../../src/config/index.js';
 import type { MetricDef } from '../../src/config/index.js';
@@ -25,9 +26,15 @@ export function where(e: ConfigError): string {
   return `${e.pos.file}:${e.pos.line}:${e.pos.col}`;
 }
 
-/** Write `files` (relative path → text) under a new temp dir; returns the dir. */
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** Write `files` (relative path → text) under a new temp dir (removed at exit); returns the dir. */
 export function tempTree(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'tallyd-config-'));
+  tempDirs.push(dir);
   for (const [rel, text] of Object.entries(files)) {
     const p = join(dir, rel);
     mkdirSync(dirname(p), { recursive: true });
