@@ -12,6 +12,7 @@ import {
   READ_POS,
   RECORDS_READ,
   SPACE_WANTED,
+  UNREPORTED,
   WRAP_AT,
   WRAP_NONE,
   WRITE_POS,
@@ -90,6 +91,14 @@ export class RingConsumer {
       this.release(sink.length);
     }
     return true;
+  }
+
+  /**
+   * Publishes how many items taken out of the ring have no reported outcome
+   * yet; the producer collects it with takeUnreported() if this consumer dies.
+   */
+  setUnreported(n: number): void {
+    Atomics.store(this.i32, UNREPORTED, n);
   }
 
   /** Whether a record is ready to read. */

@@ -13,6 +13,7 @@ import {
   RECORDS_READ,
   RECORDS_WRITTEN,
   SPACE_WANTED,
+  UNREPORTED,
   WRAP_AT,
   WRITE_POS,
   advance,
@@ -122,6 +123,14 @@ export class RingProducer {
   /** Records written and not yet read. */
   pendingRecords(): number {
     return (this.written - Atomics.load(this.i32, RECORDS_READ)) >>> 0;
+  }
+
+  /**
+   * Returns what the consumer left in UNREPORTED and zeroes it: call it after
+   * the consumer died, before a new one attaches.
+   */
+  takeUnreported(): number {
+    return Atomics.exchange(this.i32, UNREPORTED, 0);
   }
 
   /**

@@ -8,7 +8,9 @@ const sink = new RecordSink(64);
 parentPort.on('message', async (msg) => {
   if (msg.cmd === 'wait') {
     const t0 = performance.now();
-    const data = await consumer.waitForData(msg.timeoutMs);
+    const waiting = consumer.waitForData(msg.timeoutMs);
+    parentPort.postMessage({ waiting: true });
+    const data = await waiting;
     parentPort.postMessage({ data, ms: performance.now() - t0 });
   } else if (msg.cmd === 'read') {
     const ids = [];
