@@ -178,6 +178,11 @@ export class Engine {
     this.metrics.push(this.compile(def, mid));
   }
 
+  /** Removes the metric with that id, if there is one. */
+  removeMetricId(id: number): void {
+    this.metrics = this.metrics.filter((m) => m.id !== id);
+  }
+
   removeMetric(name: string): void {
     const i = this.metrics.findIndex((m) => m.def.name === name);
     if (i === -1) throw new TallydError('ERR_METRIC_NOT_FOUND', `metrics '${name}' not found`);

@@ -1,0 +1,389 @@
+/**
+ * The sharded runtime (SPEC 6): N shard workers run by piscina, each fed by
+ * its own SharedArrayBuffer ring; the main thread frames batches into rings,
+ * merges the shards' deltas into one Accumulator, and answers each batch once
+ * its effects are merged (what is acknowledged is counted).
+ */
+import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { Packr } from 'msgpackr';
+import { Piscina } from 'piscina';
+import type { MetricDef, ResolvedConfig } from '../config/types.js';
+import type { EngineDelta, IdentifiedMetric } from '../engine/engine.js';
+import { frameBatch, type BatchFormat } from '../event/decode.js';
+import { Accumulator } from '../merge/accumulator.js';
+import type { EngineSnapshot } from '../metrics/types.js';
+import { createRing, recordBytes } from '../ring/index.js';
+import { ShardHandle, type BatchOutcome } from './handle.js';
+import { workerFile } from './paths.js';
+import { RECORD_BATCH, RECORD_CONTROL, type ControlMessage, type ShardMessage, type ShardTask } from './protocol.js';
+
+export interface RuntimeOptions {
+  config: ResolvedConfig;
+  /** default: config.settings.shards */
+  shards?: number;
+  /** default: config.settings.ringBytes */
+  ringBytes?: number;
+  /** V8 heap limit of a shard worker, MiB (piscina resourceLimits) */
+  maxShardHeapMb?: number;
+  /** told when a shard worker dies (it is restarted) */
+  onShardExit?: (shard: number, err: unknown) => void;
+}
+
+export type IngestOutcome =
+  | { status: 'ok'; accepted: number; rejected: number; errors: { index: number; reason: string }[] }
+  | { status: 'framing'; message: string }
+  /** no ring has room now: refuse visibly (503 / WebSocket busy) */
+  | { status: 'busy' }
+  /** the shard died while holding the batch */
+  | { status: 'lost' }
+  | { status: 'closed' };
+
+export interface RuntimeStats {
+  shards: { index: number; ringUsed: number; ringCapacity: number; restarts: number; pending: number }[];
+  busyRefusals: number;
+  restarts: number;
+  lostBatches: number;
+}
+
+const packr = new Packr({ useRecords: false });
+
+/** Events in a batch (0 if it cannot be framed): only on the rare path of a lost batch. */
+function countEvents(bytes: Uint8Array, format: BatchFormat): number {
+  try {
+    return frameBatch(bytes, format).length;
+  } catch {
+    return 0;
+  }
+}
+
+export class Runtime {
+  private readonly pool: Piscina;
+  private readonly handles: ShardHandle[];
+  private readonly acc: Accumulator;
+  private readonly config: ResolvedConfig;
+  private readonly onShardExit: ((shard: number, err: unknown) => void) | undefined;
+  private metrics: IdentifiedMetric[];
+  private nextMetricId: number;
+  private seq: number;
+  private closing: boolean;
+  private closed: boolean;
+  /** serializes flush-based operations (scrape, reset, add/remove, close) */
+  private chain: Promise<unknown>;
+  /** deltas held back while a reset waits for every shard's marker */
+  private held: { h: ShardHandle; delta: EngineDelta; acks: ShardMessage & { t: 'delta' } }[] | null;
+  private tasks: Promise<void>[];
+  busyRefusals: number;
+  lostBatches: number;
+  lostEvents: number;
+
+  private constructor(opts: RuntimeOptions) {
+    this.config = opts.config;
+    this.onShardExit = opts.onShardExit;
+    const n = Math.max(1, opts.shards ?? opts.config.settings.shards);
+    const ringBytes = opts.ringBytes ?? opts.config.settings.ringBytes;
+    this.pool = new Piscina({
+      filename: workerFile(),
+      minThreads: n,
+      maxThreads: n,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      atomics: 'disabled',
+      ...(opts.maxShardHeapMb !== undefined ? { resourceLimits: { maxOldGenerationSizeMb: opts.maxShardHeapMb } } : {}),
+    });
+    this.handles = [];
+    for (let i = 0; i < n; i++) this.handles.push(new ShardHandle(i, createRing(ringBytes)));
+    this.acc = new Accumulator();
+    this.metrics = opts.config.metrics.map((def, i) => ({ id: i + 1, def }));
+    this.nextMetricId = this.metrics.length + 1;
+    for (const m of this.metrics) this.acc.addMetric(m.id, m.def, opts.config.settings.maxSubMetrics);
+    this.seq = 0;
+    this.closing = false;
+    this.closed = false;
+    this.chain = Promise.resolve();
+    this.held = null;
+    this.tasks = [];
+    this.busyRefusals = 0;
+    this.lostBatches = 0;
+    this.lostEvents = 0;
+  }
+
+  /** Starts the shards and resolves once every one of them is running. */
+  static async start(opts: RuntimeOptions): Promise<Runtime> {
+    const rt = new Runtime(opts);
+    await Promise.all(rt.handles.map((h) => rt.launch(h)));
+    return rt;
+  }
+
+  get shardCount(): number {
+    return this.handles.length;
+  }
+
+  /** thread ids of the live shard workers, by shard index */
+  get threadIds(): number[] {
+    return this.handles.map((h) => h.threadId);
+  }
+
+  get piscina(): Piscina {
+    return this.pool;
+  }
+
+  private launch(h: ShardHandle): Promise<void> {
+    const { port1, port2 } = new MessageChannel();
+    const task: ShardTask = {
+      shard: h.index,
+      sab: h.sab,
+      port: port2,
+      settings: { dovecotCompat: this.config.settings.dovecotCompat, maxSubMetrics: this.config.settings.maxSubMetrics },
+      metrics: this.metrics,
+    };
+    let ready!: () => void;
+    const started = new Promise<void>((r) => (ready = r));
+    const onMessage = (msg: ShardMessage): void => {
+      if (msg.t === 'ready') {
+        h.threadId = msg.threadId;
+        h.alive = true;
+        ready();
+      } else this.onDelta(h, msg);
+    };
+    port1.on('message', onMessage);
+    // The task's end comes on piscina's channel, which does not keep order
+    // with ours: take what the worker posted before it ended, then close.
+    const drain = (port: MessagePort): void => {
+      for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) {
+        onMessage(m.message as ShardMessage);
+      }
+      port.close();
+    };
+    const done = this.pool.run(task, { transferList: [port2] }).then(
+      () => {
+        drain(port1);
+        h.alive = false;
+      },
+      (err: unknown) => {
+        drain(port1);
+        h.alive = false;
+        ready();
+        this.onCrash(h, err);
+      },
+    );
+    this.tasks[h.index] = done;
+    return started;
+  }
+
+  private onDelta(h: ShardHandle, msg: ShardMessage & { t: 'delta' }): void {
+    if (this.held !== null && h.passedMarker) {
+      this.held.push({ h, delta: msg.delta, acks: msg });
+      return;
+    }
+    this.acc.apply(msg.delta);
+    this.settle(h, msg);
+  }
+
+  private settle(h: ShardHandle, msg: ShardMessage & { t: 'delta' }): void {
+    for (const ack of msg.acks) {
+      const p = h.batches.get(ack.id);
+      if (p === undefined) continue;
+      h.batches.delete(ack.id);
+      p.resolve({ kind: 'ack', ack });
+    }
+    if (msg.flushed !== null) {
+      const f = h.flushes.get(msg.flushed);
+      if (f !== undefined) {
+        h.flushes.delete(msg.flushed);
+        f.resolve();
+      }
+    }
+  }
+
+  private onCrash(h: ShardHandle, err: unknown): void {
+    this.onShardExit?.(h.index, err);
+    // Records the dead worker took out of the ring are lost; the rest wait in
+    // the ring for the new worker.
+    const read = h.readCount();
+    let lost = 0;
+    for (const [id, p] of h.batches) {
+      if (p.record < read) {
+        h.batches.delete(id);
+        this.lostBatches++;
+        lost += countEvents(p.bytes, p.format);
+        p.resolve({ kind: 'lost' });
+      }
+    }
+    for (const [id, f] of h.flushes) {
+      if (f.record < read) {
+        h.flushes.delete(id);
+        f.resolve();
+      }
+    }
+    this.lostEvents += lost;
+    this.acc.counters.eventsLost += lost;
+    if (this.closed) return;
+    h.restarts++;
+    void this.launch(h);
+  }
+
+  private pickShard(bytes: number): ShardHandle | null {
+    let best: ShardHandle | null = null;
+    let bestUsed = Infinity;
+    for (const h of this.handles) {
+      if (!h.producer.fits(bytes)) continue;
+      const used = h.producer.usedBytes();
+      if (used < bestUsed) {
+        best = h;
+        bestUsed = used;
+      }
+    }
+    return best;
+  }
+
+  /** Largest batch a ring can ever take. */
+  get maxBatchBytes(): number {
+    return (this.handles[0] as ShardHandle).producer.maxRecordBytes;
+  }
+
+  /**
+   * Hands a batch to a shard and resolves with its counts once they are
+   * merged. Never waits for ring space: a full ring answers `busy`.
+   */
+  ingest(bytes: Uint8Array, format: BatchFormat): Promise<IngestOutcome> {
+    if (this.closing) return Promise.resolve({ status: 'closed' });
+    const h = this.pickShard(bytes.length);
+    if (h === null) {
+      this.busyRefusals++;
+      return Promise.resolve({ status: 'busy' });
+    }
+    const id = ++this.seq;
+    h.producer.tryWrite(RECORD_BATCH, id, format, bytes);
+    const record = h.written++;
+    return new Promise<BatchOutcome>((resolve) => h.batches.set(id, { record, bytes, format, resolve })).then((o) => {
+      if (o.kind === 'lost') return { status: 'lost' };
+      if (o.ack.framing !== undefined) return { status: 'framing', message: o.ack.framing };
+      return { status: 'ok', accepted: o.ack.accepted, rejected: o.ack.rejected, errors: o.ack.errors };
+    });
+  }
+
+  /** Resolves once some ring can take a batch of `bytes` (false on timeout). */
+  async waitForSpace(bytes: number, timeoutMs: number): Promise<boolean> {
+    if (this.pickShard(bytes) !== null) return true;
+    const results = await Promise.race(this.handles.map((h) => h.producer.waitForSpace(bytes, timeoutMs)));
+    return results;
+  }
+
+  /** Writes a control record into one ring, waiting for space (controls are never refused). */
+  private async writeControl(h: ShardHandle, msg: ControlMessage): Promise<{ id: number; record: number }> {
+    const payload = packr.pack(msg);
+    const id = ++this.seq;
+    for (;;) {
+      if (h.producer.tryWrite(RECORD_CONTROL, id, 0, payload)) break;
+      await h.producer.waitForSpace(recordBytes(payload.length), 1000);
+    }
+    return { id, record: h.written++ };
+  }
+
+  private async flushShard(h: ShardHandle, op: 'flush' | 'stop'): Promise<void> {
+    const { id, record } = await this.writeControl(h, { op });
+    await new Promise<void>((resolve) => h.flushes.set(id, { record, resolve }));
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Brings every shard's figures into the main state and calls `render` on it
+   * (synchronously, before anything else changes it).
+   */
+  snapshot<T>(render: (snap: EngineSnapshot) => T): Promise<T> {
+    return this.serial(async () => {
+      await Promise.all(this.handles.map((h) => this.flushShard(h, 'flush')));
+      return render(this.acc.view());
+    });
+  }
+
+  /**
+   * Like snapshot, then zeroes every figure in the same step: every event is
+   * in exactly one dump (the one whose marker its shard read after it).
+   */
+  snapshotAndReset<T>(render: (snap: EngineSnapshot) => T): Promise<T> {
+    return this.serial(async () => {
+      this.held = [];
+      for (const h of this.handles) h.passedMarker = false;
+      await Promise.all(
+        this.handles.map(async (h) => {
+          await this.flushShard(h, 'flush');
+          h.passedMarker = true;
+        }),
+      );
+      const out = render(this.acc.view());
+      this.acc.reset();
+      const held = this.held;
+      this.held = null;
+      for (const x of held) {
+        this.acc.apply(x.delta);
+        this.settle(x.h, x.acks);
+      }
+      return out;
+    });
+  }
+
+  /** Metrics in order: config, then run-time additions. */
+  metricDefs(): MetricDef[] {
+    return this.metrics.map((m) => m.def);
+  }
+
+  /** Adds a metric; it sees only batches accepted after this resolves. */
+  addMetric(def: MetricDef): Promise<void> {
+    return this.serial(async () => {
+      const id = this.nextMetricId++;
+      this.metrics = [...this.metrics, { id, def }];
+      this.acc.addMetric(id, def, this.config.settings.maxSubMetrics);
+      await Promise.all(this.handles.map((h) => this.writeControl(h, { op: 'add', id, def })));
+    });
+  }
+
+  /** Removes a metric by name; resolves false when there is none. */
+  removeMetric(name: string): Promise<boolean> {
+    return this.serial(async () => {
+      const m = this.metrics.find((x) => x.def.name === name);
+      if (m === undefined) return false;
+      this.metrics = this.metrics.filter((x) => x !== m);
+      this.acc.removeMetric(m.id);
+      await Promise.all(this.handles.map((h) => this.writeControl(h, { op: 'remove', id: m.id })));
+      return true;
+    });
+  }
+
+  stats(): RuntimeStats {
+    return {
+      shards: this.handles.map((h) => ({
+        index: h.index,
+        ringUsed: h.producer.usedBytes(),
+        ringCapacity: h.producer.capacity,
+        restarts: h.restarts,
+        pending: h.batches.size,
+      })),
+      busyRefusals: this.busyRefusals,
+      restarts: this.handles.reduce((s, h) => s + h.restarts, 0),
+      lostBatches: this.lostBatches,
+    };
+  }
+
+  /**
+   * Orderly shutdown: refuses new batches, lets every shard drain its ring,
+   * takes the final merge, renders it and stops the workers.
+   */
+  close<T>(render: (snap: EngineSnapshot) => T): Promise<T> {
+    this.closing = true;
+    return this.serial(async () => {
+      await Promise.all(this.handles.map((h) => this.flushShard(h, 'stop')));
+      this.closed = true;
+      await Promise.all(this.tasks);
+      for (const h of this.handles) h.producer.close();
+      const out = render(this.acc.view());
+      await this.pool.destroy();
+      return out;
+    });
+  }
+}

@@ -1,0 +1,159 @@
+import fc from 'fast-check';
+import { pack } from 'msgpackr';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfigText } from '../../src/config/index.js';
+import { Engine } from '../../src/engine/engine.js';
+import { FORMAT_JSON, FORMAT_MSGPACK } from '../../src/event/decode.js';
+import { renderDump } from '../../src/export/index.js';
+import type { EngineSnapshot } from '../../src/metrics/types.js';
+import { Runtime, type IngestOutcome } from '../../src/shard/runtime.js';
+import { eventArb, MIXED_CONFIG, splitAt } from '../helpers/events.js';
+
+const FIELDS = ['count', 'sum', 'min', 'max', 'avg', 'median', 'stddev', '%95', '%99', '%50'];
+const dump = (s: EngineSnapshot): string => renderDump(s, FIELDS, { compat: '2.4' });
+const cfg = parseConfigText(MIXED_CONFIG, 'mixed.conf');
+
+let running: Runtime[] = [];
+async function start(shards: number, ringBytes = 1 << 20): Promise<Runtime> {
+  const rt = await Runtime.start({ config: cfg, shards, ringBytes });
+  running.push(rt);
+  return rt;
+}
+afterEach(async () => {
+  for (const rt of running) await rt.close(() => undefined).catch(() => undefined);
+  running = [];
+});
+
+/** Ingests, waiting for ring space instead of taking `busy`. */
+async function ingest(rt: Runtime, bytes: Uint8Array, format = FORMAT_MSGPACK as 1 | 2 | 3): Promise<IngestOutcome> {
+  for (;;) {
+    const r = await rt.ingest(bytes, format);
+    if (r.status !== 'busy') return r;
+    await rt.waitForSpace(bytes.length, 1000);
+  }
+}
+
+describe('sharded runtime', () => {
+  it('gives the single-threaded dump, cell for cell, for any stream, batching and shard count', async () => {
+    for (const shards of [1, 2, 4]) {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(eventArb, { minLength: 1, maxLength: 400 }),
+          fc.array(fc.nat(), { maxLength: 12 }),
+          async (events, cuts) => {
+            const batches = splitAt(events, cuts);
+            const engine = new Engine(cfg);
+            for (const b of batches) engine.ingest(b);
+            const rt = await start(shards);
+            // all batches in flight at once, as concurrent producers would send them
+            const outcomes = await Promise.all(batches.map((b) => ingest(rt, pack(b))));
+            expect(outcomes.every((o) => o.status === 'ok')).toBe(true);
+            const got = await rt.snapshot(dump);
+            expect(got).toBe(dump(engine.snapshot('full')));
+            await rt.close(() => undefined);
+            running = running.filter((r) => r !== rt);
+          },
+        ),
+        { numRuns: shards === 1 ? 6 : 10 },
+      );
+    }
+  });
+
+  it('answers each batch with its counts and per-event reasons once merged', async () => {
+    const rt = await start(2);
+    const body = JSON.stringify([
+      { event: 'imap_command_finished', fields: { cmd_name: 'SELECT' }, duration: 5 },
+      { fields: {} },
+      42,
+      { event: 'x', duration: 'slow' },
+    ]);
+    const r = await ingest(rt, Buffer.from(body), FORMAT_JSON);
+    expect(r).toEqual({
+      status: 'ok',
+      accepted: 1,
+      rejected: 3,
+      errors: [
+        { index: 1, reason: 'missing_name: key "event" is missing' },
+        { index: 2, reason: 'not_a_map: event is not a map' },
+        { index: 3, reason: 'invalid_duration: duration is not a finite number' },
+      ],
+    });
+    const bad = await ingest(rt, Buffer.from('[{"event":'), FORMAT_JSON);
+    expect(bad.status).toBe('framing');
+    const counters = await rt.snapshot((s) => ({ ...s.counters }));
+    expect(counters.eventsAccepted).toBe(1);
+    expect(counters.eventsRejected).toEqual({ missing_name: 1, not_a_map: 1, invalid_duration: 1 });
+  });
+
+  it('refuses a batch visibly when every ring is full, and takes it once there is room', async () => {
+    const rt = await start(1, 64 * 1024);
+    const big = pack(Array.from({ length: 400 }, (_, i) => ({ event: 'other', duration: i, fields: { size: i } })));
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => rt.ingest(big, FORMAT_MSGPACK)));
+    const busy = outcomes.filter((o) => o.status === 'busy').length;
+    const ok = outcomes.filter((o) => o.status === 'ok').length;
+    expect(busy).toBeGreaterThan(0);
+    expect(ok + busy).toBe(20);
+    expect(rt.stats().busyRefusals).toBe(busy);
+    const accepted = await rt.snapshot((s) => s.counters.eventsAccepted);
+    expect(accepted).toBe(ok * 400);
+  });
+
+  it('puts every event in exactly one dump when resets run during ingest', async () => {
+    const rt = await start(2);
+    const batch = pack(Array.from({ length: 50 }, (_, i) => ({ event: 'imap_command_finished', duration: i, fields: { cmd_name: 'NOOP' } })));
+    const rootCount = (s: EngineSnapshot): number => s.metrics[0]?.root.count ?? 0;
+    const sends: Promise<IngestOutcome>[] = [];
+    const dumps: Promise<number>[] = [];
+    for (let i = 0; i < 400; i++) {
+      sends.push(ingest(rt, batch));
+      if (i % 50 === 25) dumps.push(rt.snapshotAndReset(rootCount));
+      if (i % 20 === 0) await new Promise((r) => setImmediate(r));
+    }
+    const outcomes = await Promise.all(sends);
+    const acked = outcomes.reduce((n, o) => n + (o.status === 'ok' ? o.accepted : 0), 0);
+    const counted = (await Promise.all(dumps)).reduce((a, b) => a + b, 0) + (await rt.snapshotAndReset(rootCount));
+    expect(acked).toBe(400 * 50);
+    expect(counted).toBe(acked);
+  });
+
+  it('adds and removes metrics at run time; an added metric sees only later events', async () => {
+    const rt = await start(2);
+    const ev = pack([{ event: 'late', duration: 7, fields: { k: 'v' } }]);
+    await ingest(rt, ev);
+    await rt.addMetric({ name: 'late', filter: 'event=late', fields: [], groupBy: [{ kind: 'discrete', field: 'k', modifier: null }], description: '' });
+    await ingest(rt, ev);
+    await ingest(rt, ev);
+    const text = await rt.snapshot(dump);
+    expect(text).toContain('late\tduration\t2\t14\t');
+    expect(text).toContain('late_v\tduration\t2\t14\t');
+    expect(await rt.removeMetric('late')).toBe(true);
+    expect(await rt.removeMetric('late')).toBe(false);
+    expect(await rt.snapshot(dump)).not.toContain('late');
+  });
+
+  it('restarts a killed shard, reports its in-flight batches lost and keeps the rest exact', async () => {
+    const rt = await start(2, 16 << 20);
+    const batch = pack(Array.from({ length: 1000 }, (_, i) => ({ event: 'imap_command_finished', duration: i % 97, fields: { cmd_name: 'FETCH' } })));
+    const sends: Promise<IngestOutcome>[] = [];
+    for (let i = 0; i < 200; i++) sends.push(ingest(rt, batch));
+    // kill shard 0's worker thread while batches are in flight
+    const victim = rt.piscina.threads.find((t) => t.threadId === rt.threadIds[0]);
+    expect(victim).toBeDefined();
+    await victim?.terminate();
+    for (let i = 0; i < 20; i++) sends.push(ingest(rt, batch));
+    const outcomes = await Promise.all(sends);
+    const lost = outcomes.filter((o) => o.status === 'lost').length;
+    const acked = outcomes.reduce((n, o) => n + (o.status === 'ok' ? o.accepted : 0), 0);
+    expect(outcomes.every((o) => o.status === 'ok' || o.status === 'lost')).toBe(true);
+    const snap = await rt.snapshot((s) => ({ count: s.metrics[0]?.root.count, lostEvents: s.counters.eventsLost }));
+    expect(snap.count).toBe(acked);
+    expect(acked + lost * 1000).toBe(220 * 1000);
+    expect(lost).toBeGreaterThan(0);
+    expect(rt.stats().lostBatches).toBe(lost);
+    expect(snap.lostEvents).toBe(lost * 1000);
+    expect(rt.stats().restarts).toBe(1);
+    // the restarted shard works
+    const after = await ingest(rt, batch);
+    expect(after.status).toBe('ok');
+  });
+});
