@@ -13,6 +13,36 @@ for (let i = 0, p = 1n; i <= 20; i++, p *= 10n) POW10.push(p);
  * digit (`toFixed` rounds ties away from zero and is not exact).
  */
 export function formatCFixed(x: number, digits: number): string {
+  const fast = digits <= 15 ? fastFixed(x, digits) : null;
+  if (fast !== null) return fast;
+  return exactFixed(x, digits);
+}
+
+const POW10_NUM: number[] = [];
+for (let i = 0; i <= 15; i++) POW10_NUM.push(10 ** i);
+
+/**
+ * The common case in plain doubles: when |x|·10^digits is below 2^52 and its
+ * fraction is not within a few ulps of one half, rounding the double product
+ * decides like the exact value would. Otherwise null (the exact path decides).
+ */
+function fastFixed(x: number, digits: number): string | null {
+  const a = x < 0 ? -x : x;
+  const y = a * (POW10_NUM[digits] as number);
+  if (!(y < 4503599627370496)) return null;
+  const n = Math.floor(y);
+  const f = y - n;
+  const slack = y * 8.881784197001252e-16 + 5e-324;
+  if (Math.abs(f - 0.5) <= slack) return null;
+  const q = f > 0.5 ? n + 1 : n;
+  const sign = x < 0 || Object.is(x, -0) ? '-' : '';
+  let s = String(q);
+  if (digits === 0) return sign + s;
+  if (s.length <= digits) s = '0'.repeat(digits + 1 - s.length) + s;
+  return `${sign}${s.slice(0, s.length - digits)}.${s.slice(s.length - digits)}`;
+}
+
+function exactFixed(x: number, digits: number): string {
   if (Number.isNaN(x)) return 'nan';
   bits.setFloat64(0, x);
   const hi = bits.getUint32(0);

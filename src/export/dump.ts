@@ -1,7 +1,7 @@
 /**
  * The `doveadm stats dump` table (SPEC 8.5, notes §6.1).
  */
-import { statOf } from '../aggregate/index.js';
+import { parsePercent, percentileOf, statOf } from '../aggregate/index.js';
 import type { DistSnapshot } from '../aggregate/types.js';
 import type { EngineSnapshot, NodeSnapshot } from '../metrics/types.js';
 import { formatC2, formatFloor } from './cformat.js';
@@ -19,12 +19,27 @@ export function parseDumpFields(spec: string | undefined | null): string[] {
 
 const TWO_DECIMALS = new Set(['avg', 'stddev', 'variance']);
 
+type Cell = (d: DistSnapshot | undefined) => string;
+
+/** The formatter of one column, decided once per render (a `%P` is parsed once). */
+export function dumpColumn(field: string): Cell {
+  if (field.charCodeAt(0) === 37) {
+    const p = parsePercent(field.slice(1));
+    return (d) => {
+      const v = d === undefined ? undefined : percentileOf(d, p);
+      return v === undefined ? '' : formatFloor(v);
+    };
+  }
+  const two = TWO_DECIMALS.has(field);
+  return (d) => {
+    const v = d === undefined ? undefined : statOf(d, field);
+    return v === undefined ? '' : two ? formatC2(v) : formatFloor(v);
+  };
+}
+
 /** One cell: avg, stddev and variance as `%.2f`, the rest as integers (floor), an unknown field empty. */
 export function dumpCell(d: DistSnapshot | undefined, field: string): string {
-  if (d === undefined) return '';
-  const v = statOf(d, field);
-  if (v === undefined) return '';
-  return TWO_DECIMALS.has(field) ? formatC2(v) : formatFloor(v);
+  return dumpColumn(field)(d);
 }
 
 /** A child's part of a dump name: space, tab, CR and LF become `_`. */
@@ -41,10 +56,11 @@ export function dumpNamePart(name: string): string {
  */
 export function renderDump(snap: EngineSnapshot, fields: readonly string[], _opts: DumpOptions): string {
   const out: string[] = [['metric_name', 'field', ...fields].join('\t')];
-  const nf = fields.length;
+  const columns = fields.map(dumpColumn);
+  const nf = columns.length;
   const row = (name: string, field: string, d: DistSnapshot | undefined): void => {
     let line = `${name}\t${field}`;
-    for (let i = 0; i < nf; i++) line += `\t${dumpCell(d, fields[i] as string)}`;
+    for (let i = 0; i < nf; i++) line += `\t${(columns[i] as Cell)(d)}`;
     out.push(line);
   };
   for (const ms of snap.metrics) {

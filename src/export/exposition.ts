@@ -15,7 +15,7 @@ function braces(l: LabelSet): string {
  * unless `eof` is false), else text 0.0.4 (HELP, TYPE; info as a gauge).
  */
 export function serializeFamilies(families: readonly Family[], openMetrics: boolean, eof = openMetrics): string {
-  const out: string[] = [];
+  let out = '';
   for (const f of families) {
     const name = f.name;
     let sample: string;
@@ -38,12 +38,12 @@ export function serializeFamilies(families: readonly Family[], openMetrics: bool
         type = f.kind;
     }
     if (openMetrics) {
-      out.push(`# TYPE ${typeName} ${type}`);
-      if (f.unit !== null) out.push(`# UNIT ${typeName} ${f.unit}`);
-      out.push(`# HELP ${typeName} ${escapeLabelValue(f.help)}`);
+      out += `# TYPE ${typeName} ${type}\n`;
+      if (f.unit !== null) out += `# UNIT ${typeName} ${f.unit}\n`;
+      out += `# HELP ${typeName} ${escapeLabelValue(f.help)}\n`;
     } else {
-      out.push(`# HELP ${typeName} ${escapeHelpText(f.help)}`);
-      out.push(`# TYPE ${typeName} ${type}`);
+      out += `# HELP ${typeName} ${escapeHelpText(f.help)}\n`;
+      out += `# TYPE ${typeName} ${type}\n`;
     }
     if (f.kind === 'histogram') {
       const les = f.les;
@@ -52,19 +52,18 @@ export function serializeFamilies(families: readonly Family[], openMetrics: bool
         const lt = s.labels.text;
         const head = `${name}_bucket{${lt === '' ? '' : `${lt},`}`;
         for (let i = 0; i < les.length; i++) {
-          out.push(`${head}${bucketPrefix[i] as string}} ${formatSample(s.cumulative[i] as number)}`);
+          out += `${head}${bucketPrefix[i] as string}} ${formatSample(s.cumulative[i] as number)}\n`;
         }
         if (s.sum !== null) {
           const b = braces(s.labels);
-          out.push(`${name}_sum${b} ${formatSample(s.sum)}`);
-          out.push(`${name}_count${b} ${formatSample(s.count)}`);
+          out += `${name}_sum${b} ${formatSample(s.sum)}\n`;
+          out += `${name}_count${b} ${formatSample(s.count)}\n`;
         }
       }
     } else {
-      for (const s of f.samples) out.push(`${sample}${braces(s.labels)} ${formatSample(s.value)}`);
+      for (const s of f.samples) out += `${sample}${braces(s.labels)} ${formatSample(s.value)}\n`;
     }
   }
-  if (eof) out.push('# EOF');
-  out.push('');
-  return out.join('\n');
+  if (eof) out += '# EOF\n';
+  return out;
 }

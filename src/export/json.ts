@@ -3,7 +3,7 @@
  * JSON: the strict families keyed by their text 0.0.4 names, and per metric
  * a `summary` family of every node's figures.
  */
-import { statOf } from '../aggregate/index.js';
+import { medianOf, percentileOf, statOf } from '../aggregate/index.js';
 import type { DistSnapshot } from '../aggregate/types.js';
 import type { MetricSnapshot, NodeSnapshot } from '../metrics/types.js';
 import type { EngineSnapshot } from '../metrics/types.js';
@@ -39,25 +39,35 @@ function histValueJson(f: HistFamily, s: HistSample): string {
  * `{"<label>":{"<value>":v,…}}`; more → `[{"<l1>":"<v1>",…,"@":v},…]`;
  * no sample → null.
  */
-function layout(entries: readonly { labels: { names: readonly string[]; values: readonly (string | null)[] }; v: string }[]): string {
+function layout(entries: readonly { labels: LabelSet; v: string }[]): string {
   const first = entries[0];
   if (first === undefined) return 'null';
   const names = first.labels.names;
   if (names.length === 0) return first.v;
   if (names.length === 1) {
-    const parts = entries.map((e) => `${q(e.labels.values[0] ?? '')}:${e.v}`);
-    return `{${q(names[0] as string)}:{${parts.join(',')}}}`;
-  }
-  const rows = entries.map((e) => {
-    let o = '{';
-    const ln = e.labels.names;
-    for (let i = 0; i < ln.length; i++) {
-      const v = e.labels.values[i];
-      o += `${q(ln[i] as string)}:${v === null || v === undefined ? 'null' : q(v)},`;
+    let o = '';
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i] as { labels: LabelSet; v: string };
+      o += `${i === 0 ? '' : ','}${q(e.labels.values[0] ?? '')}:${e.v}`;
     }
-    return `${o}"@":${e.v}}`;
-  });
-  return `[${rows.join(',')}]`;
+    return `{${q(names[0] as string)}:{${o}}}`;
+  }
+  const quoted = new Map<string, string>();
+  let o = '';
+  for (let r = 0; r < entries.length; r++) {
+    const e = entries[r] as { labels: LabelSet; v: string };
+    const ln = e.labels.names;
+    const lv = e.labels.values;
+    o += r === 0 ? '{' : ',{';
+    for (let i = 0; i < ln.length; i++) {
+      const name = ln[i] as string;
+      let k = quoted.get(name);
+      if (k === undefined) quoted.set(name, (k = `${q(name)}:`));
+      o += `${k}${q(lv[i] as string)},`;
+    }
+    o += `"@":${e.v}}`;
+  }
+  return `[${o}]`;
 }
 
 function familyKey(f: Family): string {
@@ -68,7 +78,7 @@ function familyJson(f: Family): string {
   const type = f.kind === 'info' ? 'gauge' : f.kind;
   let value: string;
   if (f.kind === 'histogram') {
-    value = layout(f.samples.map((s) => ({ labels: s.labels as LabelSet, v: histValueJson(f, s) })));
+    value = layout(f.samples.map((s) => ({ labels: s.labels, v: histValueJson(f, s) })));
   } else {
     value = layout(f.samples.map((s) => ({ labels: s.labels, v: formatJsonNumber(s.value) })));
   }
@@ -76,12 +86,26 @@ function familyJson(f: Family): string {
   return `${q(familyKey(f))}:{${help}"type":"${type}","value":${value}}`;
 }
 
+const STAT_KEYS = SUMMARY_STATS.map((name) => `${q(name)}:`);
+
+function stat(d: DistSnapshot, name: string): number | undefined {
+  switch (name) {
+    case 'median':
+      return medianOf(d);
+    case '%95':
+      return percentileOf(d, 95);
+    case '%99':
+      return percentileOf(d, 99);
+    default:
+      return statOf(d, name);
+  }
+}
+
 function statsJson(d: DistSnapshot | undefined): string {
   let o = '{';
   for (let i = 0; i < SUMMARY_STATS.length; i++) {
-    const name = SUMMARY_STATS[i] as string;
-    const v = d === undefined ? undefined : statOf(d, name);
-    o += `${i === 0 ? '' : ','}${q(name)}:${v === undefined ? 'null' : formatJsonNumber(v)}`;
+    const v = d === undefined ? undefined : stat(d, SUMMARY_STATS[i] as string);
+    o += `${i === 0 ? '' : ','}${STAT_KEYS[i] as string}${v === undefined ? 'null' : formatJsonNumber(v)}`;
   }
   return `${o}}`;
 }
@@ -95,29 +119,45 @@ function statsJson(d: DistSnapshot | undefined): string {
 function summaryJson(ms: MetricSnapshot, prefix: string, reg: NameRegistry): string {
   const def = ms.def;
   const levels = def.groupBy;
-  const names = uniqueLabelNames([...levels.map((l) => l.field), 'field']);
+  const n = levels.length;
+  const keys = uniqueLabelNames([...levels.map((l) => l.field), 'field']).map((k) => `${q(k)}:`);
   const quantizers = levels.map(quantizerOf);
-  const fieldValues = childValues(
+  const fieldNames = childValues(
     ['duration', ...def.fields].map((f) => ({ name: f, key: f, firstSeq: 0, count: 0, dists: [], children: [] })),
     null,
-  );
-  const entries: { labels: { names: string[]; values: (string | null)[] }; v: string }[] = [];
-  const n = levels.length;
-  const visit = (node: NodeSnapshot, depth: number, path: string[]): void => {
-    for (let j = 0; j < fieldValues.length; j++) {
-      const values: (string | null)[] = [];
-      for (let i = 0; i < n; i++) values.push(i < depth ? (path[i] as string) : null);
-      values.push(fieldValues[j] as string);
-      entries.push({ labels: { names, values }, v: statsJson(node.dists[j]) });
+  ).map(q);
+  let value: string;
+  if (n === 0) {
+    let o = '';
+    fieldNames.forEach((f, j) => {
+      o += `${j === 0 ? '' : ','}${f}:${statsJson(ms.root.dists[j])}`;
+    });
+    value = `{${keys[0] as string}{${o}}}`;
+  } else {
+    const nulls: string[] = [];
+    for (let d = 0; d <= n; d++) {
+      let s = '';
+      for (let i = d; i < n; i++) s += `${keys[i] as string}null,`;
+      nulls.push(s);
     }
-    if (node.children.length === 0) return;
-    const vals = childValues(node.children, quantizers[depth] ?? null);
-    node.children.forEach((c, i) => visit(c, depth + 1, [...path, vals[i] as string]));
-  };
-  visit(ms.root, 0, []);
-  const key = reg.claim(`${prefix}_${def.name}_summary`, 'summary');
+    const fieldKey = keys[n] as string;
+    const rows: string[] = [];
+    const visit = (node: NodeSnapshot, depth: number, path: string): void => {
+      const head = `{${path}${nulls[depth] as string}${fieldKey}`;
+      for (let j = 0; j < fieldNames.length; j++) {
+        rows.push(`${head}${fieldNames[j] as string},"@":${statsJson(node.dists[j])}}`);
+      }
+      if (node.children.length === 0) return;
+      const vals = childValues(node.children, quantizers[depth] ?? null);
+      const key = keys[depth] as string;
+      node.children.forEach((c, i) => visit(c, depth + 1, `${path}${key}${q(vals[i] as string)},`));
+    };
+    visit(ms.root, 0, '');
+    value = `[${rows.join(',')}]`;
+  }
+  const name = reg.claim(`${prefix}_${def.name}_summary`, 'summary');
   const help = q(helpOf('Figures of every node of all events of this kind', def.description));
-  return `${q(key)}:{"help":${help},"type":"summary","value":${layout(entries)}}`;
+  return `${q(name)}:{"help":${help},"type":"summary","value":${value}}`;
 }
 
 export function renderJson(snap: EngineSnapshot, opts: MetricsOptions): string {

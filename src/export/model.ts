@@ -2,6 +2,21 @@
  * The strict family model (SPEC 8.2) shared by OpenMetrics, Prometheus text
  * 0.0.4 and /metrics.json: per metric, one series per label set, built from
  * the leaves of the group_by tree plus what stopped above them.
+ *
+ * - Label levels: every group_by level but a last quantized one. A node's
+ *   events that went no deeper (its count minus its children's, clamped at 0;
+ *   likewise each sum) form the series with "" for the levels below; a real ""
+ *   child with that label set is summed into the same series.
+ * - A last quantized level gives each label-level series a histogram from its
+ *   bucket children (all buckets, cumulative). Events that stopped above the
+ *   last level are in the count and field families but in no bucket. For a
+ *   field F other than duration, `_sum` is the sum of F when F is among the
+ *   metric's `fields`; otherwise F's sum is not kept and the histogram has
+ *   neither `_sum` nor `_count`.
+ * - A strlist at a discrete level feeds one child per element, so its leaves
+ *   add up to more than the events; nothing is subtracted there.
+ * - Counter values and histogram sums are clamped at 0 (negative values would
+ *   make an invalid counter; tallyd_negative_values_total counts them).
  */
 import type { GroupByLevel } from '../config/types.js';
 import type { Quantizer } from '../metrics/quantize.js';
@@ -89,8 +104,9 @@ function seriesOf(ms: MetricSnapshot, sh: Shape): Acc[] {
     for (let i = d; i < D; i++) s += `,${sh.labelNames[i] as string}=""`;
     emptySuffix.push(s);
   }
-  const get = (text: string, values: () => string[]): Acc => {
-    let a = map.get(text);
+  /** the series of a label set; only sets with an empty value can be reached twice */
+  const get = (text: string, values: () => string[], mergeable: boolean): Acc => {
+    let a = mergeable ? map.get(text) : undefined;
     if (a === undefined) {
       a = {
         labels: { names: sh.labelNames, values: values(), text },
@@ -101,15 +117,15 @@ function seriesOf(ms: MetricSnapshot, sh: Shape): Acc[] {
         hcount: 0,
         hsum: 0,
       };
-      map.set(text, a);
+      if (mergeable) map.set(text, a);
       order.push(a);
     }
     return a;
   };
   const nb = sh.last === null ? 0 : sh.last.buckets.length;
 
-  const leaf = (node: NodeSnapshot, vals: string[], text: string): void => {
-    const a = get(text, () => vals);
+  const leaf = (node: NodeSnapshot, vals: string[], text: string, empty: boolean): void => {
+    const a = get(text, () => vals, empty);
     a.count += node.count;
     a.dur += node.dists[0]?.sum ?? 0;
     for (let i = 0; i < nF; i++) a.fields[i] = (a.fields[i] as number) + (node.dists[i + 1]?.sum ?? 0);
@@ -125,9 +141,9 @@ function seriesOf(ms: MetricSnapshot, sh: Shape): Acc[] {
     }
   };
 
-  const visit = (node: NodeSnapshot, depth: number, vals: string[], text: string): void => {
+  const visit = (node: NodeSnapshot, depth: number, vals: string[], text: string, empty: boolean): void => {
     if (depth === D) {
-      leaf(node, vals, text);
+      leaf(node, vals, text, empty);
       return;
     }
     const kids = node.children;
@@ -147,11 +163,16 @@ function seriesOf(ms: MetricSnapshot, sh: Shape): Acc[] {
     }
     const rc = node.count - cc;
     if (rc > 0) {
-      const a = get(text + (text === '' ? emptySuffix[depth]!.slice(1) : emptySuffix[depth]!), () => {
-        const v = vals.slice();
-        while (v.length < D) v.push('');
-        return v;
-      });
+      const suffix = emptySuffix[depth] as string;
+      const a = get(
+        text === '' ? suffix.slice(1) : text + suffix,
+        () => {
+          const v = vals.slice();
+          while (v.length < D) v.push('');
+          return v;
+        },
+        true,
+      );
       a.count += rc;
       a.dur += clamp0((node.dists[0]?.sum ?? 0) - cd);
       for (let i = 0; i < nF; i++) {
@@ -167,10 +188,10 @@ function seriesOf(ms: MetricSnapshot, sh: Shape): Acc[] {
     for (let i = 0; i < kids.length; i++) {
       const v = names[i] as string;
       const t = `${text === '' ? '' : `${text},`}${ln}="${escapeLabelValue(v)}"`;
-      visit(kids[i] as NodeSnapshot, depth + 1, [...vals, v], t);
+      visit(kids[i] as NodeSnapshot, depth + 1, [...vals, v], t, empty || v === '');
     }
   };
-  visit(ms.root, 0, [], '');
+  visit(ms.root, 0, [], '', false);
   return order;
 }
 

@@ -41,6 +41,32 @@ describe('formatC2 (C printf %.2f)', () => {
     expect(formatC2(-Infinity)).toBe('-inf');
   });
 
+  /** C's rounding from toFixed(100), exact for doubles whose expansion has at most 100 decimals */
+  const reference = (x: number, d: number): string => {
+    const exact = Math.abs(x).toFixed(100);
+    const [ip, fp] = exact.split('.') as [string, string];
+    const kept = BigInt(ip + fp.slice(0, d));
+    const rest = fp.slice(d);
+    const half = '5'.padEnd(rest.length, '0');
+    const up = rest > half || (rest === half && kept % 2n === 1n);
+    const q = (kept + (up ? 1n : 0n)).toString().padStart(d + 1, '0');
+    const digits = d === 0 ? q : `${q.slice(0, q.length - d)}.${q.slice(q.length - d)}`;
+    return (x < 0 || Object.is(x, -0) ? '-' : '') + digits;
+  };
+
+  test('any double of ordinary size (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.double({ min: 1e-10, max: 1e15, noNaN: true }), fc.double({ min: -1e15, max: -1e-10, noNaN: true })),
+        fc.integer({ min: 0, max: 8 }),
+        (x, d) => {
+          expect(formatCFixed(x, d)).toBe(reference(x, d));
+        },
+      ),
+      { numRuns: 5000 },
+    );
+  });
+
   test('agrees with the exact decimal expansion, ties to even (property)', () => {
     // k / 2^s has an exact expansion of at most s ≤ 60 decimals, which toFixed(100) prints exactly
     fc.assert(

@@ -1,0 +1,21 @@
+import { test } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { renderOpenMetrics, renderPrometheus, renderDovecot, renderJson, buildModel } from '../../src/export/index.js';
+import { serializeFamilies } from '../../src/export/exposition.js';
+import { OPTS, snapshotOf } from './helpers.js';
+test('perf', () => {
+  const cfg = 'max_sub_metrics = 100000\nmetric m {\n  filter = event=e\n  fields = x y\n  group_by = a b duration:exponential:1:5:10\n}\n';
+  const evs = [];
+  for (let i = 0; i < 100; i++) for (let j = 0; j < 100; j++) evs.push({ event: 'e', duration: (i * j) % 5000, fields: { a: `cmd${i}`, b: `st${j}`, x: i, y: j } });
+  const basic = snapshotOf(cfg, evs, 'basic');
+  const lines: string[] = [];
+  const time = (n: string, f: () => unknown) => { for (let k = 0; k < 3; k++) f(); const t = performance.now(); for (let k = 0; k < 5; k++) f(); lines.push(`${n} ${((performance.now() - t) / 5).toFixed(1)} ms`); };
+  for (let k = 0; k < 20; k++) renderPrometheus(basic, OPTS);
+  time('model', () => buildModel(basic, OPTS));
+  const m = buildModel(basic, OPTS);
+  time('serialize om', () => serializeFamilies(m.families, true));
+  time('om', () => renderOpenMetrics(basic, OPTS));
+  time('text', () => renderPrometheus(basic, OPTS));
+  time('dovecot', () => renderDovecot(basic, OPTS));
+  writeFileSync('/tmp/perf.txt', lines.join('\n'));
+});
