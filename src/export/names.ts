@@ -132,11 +132,10 @@ export function quantizerOf(level: GroupByLevel): Quantizer | null {
  */
 export function childValues(children: readonly NodeSnapshot[], q: Quantizer | null): string[] {
   const out: string[] = new Array(children.length);
-  let seen: Set<string> | null = null;
+  const seen = new Set<string>();
   for (let i = 0; i < children.length; i++) {
     const c = children[i] as NodeSnapshot;
     const v = q === null ? c.name : rangeValue(q, c);
-    if (seen === null) seen = new Set();
     let name = v;
     if (seen.has(name)) for (let k = 2; seen.has(name); k++) name = `${v}~${k}`;
     seen.add(name);

@@ -357,3 +357,20 @@ metric a_x {
     ]);
   });
 });
+
+describe('strict: a large tree', () => {
+  test('10 000 leaves with histograms: one series each, every event counted once', () => {
+    const cfg = 'max_sub_metrics = 100000\nmetric m {\n  filter = event=e\n  fields = x\n  group_by = a b duration:exponential:1:5:10\n}\n';
+    const events: unknown[] = [];
+    for (let i = 0; i < 100; i++) {
+      for (let j = 0; j < 100; j++) events.push({ event: 'e', duration: (i * j) % 5000, fields: { a: `c${i}`, b: `s${j}`, x: 1 } });
+    }
+    const text = renderPrometheus(snapshotOf(cfg, events, 'basic'), OPTS);
+    const lines = text.split('\n');
+    const counts = lines.filter((l) => l.startsWith('dovecot_m_total{'));
+    expect(counts.length).toBe(10000);
+    expect(counts.reduce((s, l) => s + Number(l.slice(l.lastIndexOf(' ') + 1)), 0)).toBe(10000);
+    expect(lines.filter((l) => l.startsWith('dovecot_m_duration_seconds_bucket{') && l.includes('le="+Inf"')).length).toBe(10000);
+    expect(lines.filter((l) => l.startsWith('dovecot_m_x_total{')).length).toBe(10000);
+  });
+});
