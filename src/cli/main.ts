@@ -4,9 +4,11 @@
 import { CliError, type Command } from './common.js';
 import { checkConfigCommand } from './check-config.js';
 import { aggregateCommand } from './aggregate.js';
+import { serveCommand } from './serve.js';
 import { tallydVersion } from './version.js';
 
 const commands: Record<string, Command> = {
+  serve: serveCommand,
   'check-config': checkConfigCommand,
   aggregate: aggregateCommand,
 };

@@ -1,0 +1,99 @@
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { defaultConfig, loadConfigFile } from '../config/index.js';
+import { DEFAULT_DUMP_FIELDS, renderDump } from '../export/index.js';
+import { startServer } from '../server/start.js';
+import type { Command } from './common.js';
+import { withOverrides } from './settings.js';
+import { tallydVersion } from './version.js';
+
+export const serveCommand: Command = {
+  summary: 'run the server (HTTP/WebSocket ingest, scrape, dump, admin)',
+  help: [
+    'Usage: tallyd serve [--config FILE] [--listen HOST:PORT] [--shards N] [--native-free]',
+    '',
+    'Runs tallyd. Without --config it runs the built-in default config (the',
+    "Dovecot statistics page's example metrics) on 127.0.0.1:9900.",
+    '',
+    'Options:',
+    '  -c, --config FILE      config file (Dovecot syntax)',
+    '  --listen HOST:PORT     overrides `listen`',
+    '  --shards N             overrides `shards` (shard worker threads)',
+    '  --native-free          serve with node:http instead of uWebSockets.js',
+    '  --final-dump FILE      on shutdown, write the final dump table to FILE',
+    '  --drain-timeout MS     give up draining after MS (default 10000)',
+    '  --log-level LEVEL      trace, debug, info (default), warn, error',
+    '',
+    'Settings precedence: built-in < file < TALLYD_<SETTING> environment',
+    'variables (e.g. TALLYD_INGEST_TOKEN) < flags. SIGTERM/SIGINT drain and',
+    'exit 0; a second signal exits at once.',
+  ].join('\n'),
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        config: { type: 'string', short: 'c' },
+        listen: { type: 'string' },
+        shards: { type: 'string' },
+        'native-free': { type: 'boolean', default: false },
+        'final-dump': { type: 'string' },
+        'drain-timeout': { type: 'string', default: '10000' },
+        'log-level': { type: 'string', default: process.env.TALLYD_LOG_LEVEL ?? 'info' },
+      },
+    });
+    const logger = pino({ name: 'tallyd', level: values['log-level'] });
+    const base = values.config !== undefined ? loadConfigFile(values.config) : defaultConfig();
+    const flags: Record<string, string> = {};
+    if (values.listen !== undefined) flags.listen = values.listen;
+    if (values.shards !== undefined) flags.shards = values.shards;
+    const config = withOverrides(base, process.env, flags);
+    for (const w of config.warnings) logger.warn({ at: `${w.pos.file}:${w.pos.line}:${w.pos.col}` }, w.message);
+    const server = await startServer({
+      config,
+      version: tallydVersion(),
+      nativeFree: values['native-free'],
+      logger,
+    });
+    const { listener } = server;
+    logger.info(
+      { listen: `${listener.host}:${listener.port}`, transport: listener.kind, shards: server.runtime.shardCount, metrics: config.metrics.length },
+      'tallyd is serving',
+    );
+    const drainMs = Number(values['drain-timeout']);
+    return new Promise<number>((resolve) => {
+      let signalled = false;
+      const onSignal = (sig: NodeJS.Signals): void => {
+        if (signalled) {
+          logger.warn({ signal: sig }, 'second signal: exiting now');
+          process.exit(1);
+        }
+        signalled = true;
+        logger.info({ signal: sig }, 'draining');
+        const timer = setTimeout(() => {
+          logger.error({ drainMs }, 'drain did not finish in time: exiting');
+          process.exit(1);
+        }, drainMs);
+        timer.unref();
+        server
+          .stop((snap) => ({ dump: renderDump(snap, [...DEFAULT_DUMP_FIELDS], { compat: config.settings.dovecotCompat }), counters: { ...snap.counters } }))
+          .then(
+            ({ dump, counters }) => {
+              if (values['final-dump'] !== undefined) writeFileSync(values['final-dump'], dump);
+              logger.info({ counters }, 'drained; final merge taken');
+              clearTimeout(timer);
+              resolve(0);
+              // open client connections must not keep a drained server alive
+              setImmediate(() => process.exit(0));
+            },
+            (err: unknown) => {
+              logger.error({ err }, 'drain failed');
+              resolve(1);
+            },
+          );
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+    });
+  },
+};

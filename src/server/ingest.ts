@@ -1,0 +1,118 @@
+/**
+ * Ingest over HTTP and WebSocket (SPEC 6, 7): frames go to the runtime, which
+ * answers once the shard's figures are merged.
+ */
+import type { BatchFormat } from '../event/decode.js';
+import { FORMAT_JSON, FORMAT_MSGPACK, FORMAT_NDJSON } from '../event/decode.js';
+import type { IngestOutcome, Runtime } from '../shard/runtime.js';
+import { fail, json } from './respond.js';
+import type { HttpResponse, WsSession } from './types.js';
+
+/** How long a WebSocket message waits for ring space before it is answered busy. */
+const WS_SPACE_WAIT_MS = 2000;
+/** Messages a WebSocket may have waiting before the oldest are answered busy. */
+const WS_MAX_QUEUED = 64;
+
+export interface IngestCounters {
+  httpBatches: number;
+  wsMessages: number;
+  wsConnections: number;
+}
+
+export function outcomeResponse(o: IngestOutcome): HttpResponse {
+  switch (o.status) {
+    case 'ok':
+      return json(200, { accepted: o.accepted, rejected: o.rejected, errors: o.errors });
+    case 'framing':
+      return fail(400, 'ERR_INGEST_FRAMING', o.message);
+    case 'busy':
+      return fail(503, 'ERR_INGEST_BUSY', 'every shard ring is full; retry later', { 'retry-after': '1' });
+    case 'lost':
+      return fail(500, 'ERR_INGEST_LOST', 'the shard processing this batch died; its events were not counted');
+    case 'closed':
+      return fail(503, 'ERR_INGEST_BUSY', 'tallyd is shutting down', { 'retry-after': '5' });
+  }
+}
+
+/** A text WebSocket message is JSON when it is one value, NDJSON otherwise. */
+function textFormat(data: Buffer): BatchFormat {
+  let i = 0;
+  while (i < data.length && (data[i] === 0x20 || data[i] === 0x0a || data[i] === 0x0d || data[i] === 0x09)) i++;
+  if (data[i] === 0x5b) return FORMAT_JSON; // [
+  const nl = data.indexOf(0x0a, i);
+  if (nl === -1) return FORMAT_JSON;
+  // more than one non-empty line: NDJSON
+  for (let j = nl + 1; j < data.length; j++) {
+    const c = data[j];
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return FORMAT_NDJSON;
+  }
+  return FORMAT_JSON;
+}
+
+export class StreamSession implements WsSession {
+  private readonly runtime: Runtime;
+  private readonly ack: boolean;
+  private readonly counters: IngestCounters;
+  readonly maxMessageBytes: number;
+  private seq: number;
+  private queued: number;
+  private tail: Promise<unknown>;
+  private closed: boolean;
+
+  constructor(runtime: Runtime, ack: boolean, maxMessageBytes: number, counters: IngestCounters) {
+    this.runtime = runtime;
+    this.ack = ack;
+    this.maxMessageBytes = maxMessageBytes;
+    this.counters = counters;
+    this.seq = 0;
+    this.queued = 0;
+    this.tail = Promise.resolve();
+    this.closed = false;
+    counters.wsConnections++;
+  }
+
+  message(data: Buffer, binary: boolean): Promise<string[]> {
+    const seq = ++this.seq;
+    this.counters.wsMessages++;
+    if (this.queued >= WS_MAX_QUEUED) {
+      return Promise.resolve([JSON.stringify({ seq, busy: true, error: 'ERR_INGEST_BUSY', message: 'too many messages waiting' })]);
+    }
+    this.queued++;
+    const run = async (): Promise<string[]> => {
+      try {
+        return await this.handle(seq, data, binary ? FORMAT_MSGPACK : textFormat(data));
+      } finally {
+        this.queued--;
+      }
+    };
+    const p = this.tail.then(run, run);
+    this.tail = p;
+    return p;
+  }
+
+  private async handle(seq: number, data: Buffer, format: BatchFormat): Promise<string[]> {
+    let o = await this.runtime.ingest(data, format);
+    if (o.status === 'busy' && !this.closed) {
+      // backpressure: this connection waits (and stops being served) until a ring has room
+      if (await this.runtime.waitForSpace(data.length, WS_SPACE_WAIT_MS)) o = await this.runtime.ingest(data, format);
+    }
+    switch (o.status) {
+      case 'ok':
+        return this.ack ? [JSON.stringify({ seq, accepted: o.accepted, rejected: o.rejected, errors: o.errors })] : [];
+      case 'framing':
+        return [JSON.stringify({ seq, error: 'ERR_INGEST_FRAMING', message: o.message })];
+      case 'busy':
+      case 'closed':
+        return [JSON.stringify({ seq, busy: true, error: 'ERR_INGEST_BUSY', message: 'every shard ring is full; resend later' })];
+      case 'lost':
+        return [JSON.stringify({ seq, error: 'ERR_INGEST_LOST', message: 'the shard processing this message died' })];
+    }
+  }
+
+  close(): void {
+    if (!this.closed) {
+      this.closed = true;
+      this.counters.wsConnections--;
+    }
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Starting the server: the runtime, the App, and a transport — uWebSockets.js
+ * when its native binary loads, else (or when asked) the native-free
+ * node:http server.
+ */
+import type { Logger } from 'pino';
+import { listenNativeFree } from '../../native-free/server.js';
+import type { ResolvedConfig } from '../config/types.js';
+import { Runtime } from '../shard/runtime.js';
+import { App } from './app.js';
+import { loadNativeUws } from './native.js';
+import type { Listener } from './types.js';
+import { listenUws } from './uws.js';
+
+export interface ServerOptions {
+  config: ResolvedConfig;
+  version: string;
+  nativeFree?: boolean;
+  logger?: Logger;
+}
+
+export interface Server {
+  readonly app: App;
+  readonly runtime: Runtime;
+  readonly listener: Listener;
+  /**
+   * Graceful stop (SPEC 6): readiness 503, listener closed, rings drained,
+   * final merge rendered by `render`, workers stopped.
+   */
+  stop<T>(render: (snap: import('../metrics/types.js').EngineSnapshot) => T): Promise<T>;
+}
+
+export async function startServer(opts: ServerOptions): Promise<Server> {
+  const { config, logger } = opts;
+  const runtime = await Runtime.start({
+    config,
+    onShardExit: (shard, err) => logger?.error({ shard, err }, 'shard worker died; restarting it'),
+  });
+  let kind: 'uws' | 'native-free' = 'native-free';
+  let uws: ReturnType<typeof loadNativeUws> | null = null;
+  if (opts.nativeFree !== true) {
+    uws = loadNativeUws();
+    if ('uws' in uws) kind = 'uws';
+    else logger?.warn({ err: uws.error.message }, 'the native uWebSockets.js binary did not load; serving with node:http (native-free)');
+  }
+  const app = new App({ config, runtime, version: opts.version, transport: kind === 'uws' ? 'uWebSockets.js' : 'node:http (native-free)' });
+  const { host, port } = config.settings.listen;
+  let listener: Listener;
+  try {
+    listener =
+      uws !== null && 'uws' in uws ? await listenUws(uws.uws, app, host, port) : await listenNativeFree(app, host, port);
+  } catch (e) {
+    await runtime.close(() => undefined);
+    throw e;
+  }
+  app.readiness = 'ready';
+  let stopping: Promise<unknown> | null = null;
+  return {
+    app,
+    runtime,
+    listener,
+    stop<T>(render: (snap: import('../metrics/types.js').EngineSnapshot) => T): Promise<T> {
+      if (stopping === null) {
+        app.readiness = 'draining';
+        stopping = listener.close().then(() => runtime.close(render));
+      }
+      return stopping as Promise<T>;
+    },
+  };
+}
