@@ -7,7 +7,7 @@
  *   sab-decode     msgpackr unpack straight from the shared memory
  * Each decode mode runs with plain msgpack maps and with msgpackr records.
  *
- *   node dist/bench/ring.js [seconds per round = 2] [rounds = 3]
+ *   node dist/bench/ring.js [seconds per round = 2] [rounds = 3] [mode name filter]
  */
 import { once } from 'node:events';
 import { pathToFileURL } from 'node:url';
@@ -116,9 +116,10 @@ async function runRound(mode: Mode, batch: Buffer, seconds: number): Promise<{ r
   return { result, cpu: (cpu.user + cpu.system) / 1000 / wall };
 }
 
-export async function benchRing(seconds = 2, rounds = 3): Promise<RingBenchRow[]> {
+export async function benchRing(seconds = 2, rounds = 3, filter = ''): Promise<RingBenchRow[]> {
   const rows: RingBenchRow[] = [];
   for (const mode of MODES) {
+    if (!mode.name.includes(filter)) continue;
     const batch = makeBatch(mode.encoding);
     const recordsPerSec: number[] = [];
     const mbPerSec: number[] = [];
@@ -211,8 +212,9 @@ if (!isMainThread && input?.ringBench === true) {
 } else if (isMainThread && process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const seconds = Number(process.argv[2] ?? 2);
   const rounds = Number(process.argv[3] ?? 3);
+  const filter = process.argv[4] ?? '';
   console.log(
     `ring ${RING_BYTES / 1024 / 1024} MiB, 1 worker, ${EVENTS_PER_BATCH} events per record, ${rounds} rounds x ${seconds} s`,
   );
-  console.log(formatRingTable(await benchRing(seconds, rounds)));
+  console.log(formatRingTable(await benchRing(seconds, rounds, filter)));
 }
