@@ -25,20 +25,27 @@ function mergeNodes(a: NodeSnapshot, b: NodeSnapshot): NodeSnapshot {
 function mergeChildren(a: NodeSnapshot[], b: NodeSnapshot[]): NodeSnapshot[] {
   if (b.length === 0) return a;
   if (a.length === 0) return b;
-  const byKey = new Map<ChildKey, number>();
-  const out: NodeSnapshot[] = a.slice();
-  for (let i = 0; i < out.length; i++) byKey.set((out[i] as NodeSnapshot).key, i);
-  for (const c of b) {
-    const i = byKey.get(c.key);
-    if (i === undefined) {
-      byKey.set(c.key, out.length);
-      out.push(c);
+  // A batch is processed by one shard, so children first seen in the same
+  // batch come from one list: they keep that list's order (`rank`).
+  const byKey = new Map<ChildKey, { n: NodeSnapshot; rank: number }>();
+  const out: { n: NodeSnapshot; rank: number }[] = [];
+  a.forEach((n, rank) => {
+    const e = { n, rank };
+    byKey.set(n.key, e);
+    out.push(e);
+  });
+  b.forEach((c, rank) => {
+    const e = byKey.get(c.key);
+    if (e === undefined) {
+      const f = { n: c, rank };
+      byKey.set(c.key, f);
+      out.push(f);
     } else {
-      out[i] = mergeNodes(out[i] as NodeSnapshot, c);
+      if (c.firstSeq < e.n.firstSeq) e.rank = rank;
+      e.n = mergeNodes(e.n, c);
     }
-  }
-  // stable: children of one shard keep their order; first sight decides across shards
-  return out.map((n, i) => ({ n, i })).sort((x, y) => x.n.firstSeq - y.n.firstSeq || x.i - y.i).map((x) => x.n);
+  });
+  return out.sort((x, y) => x.n.firstSeq - y.n.firstSeq || x.rank - y.rank).map((x) => x.n);
 }
 
 function mergeMetric(a: MetricSnapshot, b: MetricSnapshot): MetricSnapshot {

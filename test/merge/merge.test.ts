@@ -1,0 +1,84 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseConfigText } from '../../src/config/index.js';
+import { Engine } from '../../src/engine/engine.js';
+import { renderDump } from '../../src/export/index.js';
+import { Accumulator } from '../../src/merge/accumulator.js';
+import { mergeSnapshots } from '../../src/merge/merge.js';
+import type { EngineSnapshot } from '../../src/metrics/types.js';
+import { eventArb, MIXED_CONFIG, splitAt } from '../helpers/events.js';
+
+const cfg = parseConfigText(MIXED_CONFIG, 'mixed.conf');
+const FIELDS = ['count', 'sum', 'min', 'max', 'avg', 'median', 'stddev', '%95', '%99.9', '%10'];
+const dump = (s: EngineSnapshot): string => renderDump(s, FIELDS, { compat: '2.4' });
+
+describe('merging shard states', () => {
+  it('equals aggregating the whole stream, for any split into shards (percentiles included)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(eventArb, { maxLength: 300 }),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        fc.array(fc.nat({ max: 3 }), { maxLength: 300 }),
+        (events, cuts, owners) => {
+          const whole = new Engine(cfg);
+          const batches = splitAt(events, cuts);
+          const shards = [new Engine(cfg), new Engine(cfg), new Engine(cfg), new Engine(cfg)];
+          batches.forEach((b, i) => {
+            whole.ingest(b, i + 1);
+            (shards[owners[i] ?? i % 4] as Engine).ingest(b, i + 1);
+          });
+          const merged = mergeSnapshots(shards.map((s) => s.snapshot('full')));
+          expect(dump(merged)).toBe(dump(whole.snapshot('full')));
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('is associative: any grouping of three shard snapshots gives the same dump', () => {
+    fc.assert(
+      fc.property(fc.array(eventArb, { maxLength: 200 }), fc.array(fc.nat(), { maxLength: 6 }), (events, cuts) => {
+        const shards = [new Engine(cfg), new Engine(cfg), new Engine(cfg)];
+        splitAt(events, cuts).forEach((b, i) => (shards[i % 3] as Engine).ingest(b, i + 1));
+        const [a, b, c] = shards.map((s) => s.snapshot('full')) as [EngineSnapshot, EngineSnapshot, EngineSnapshot];
+        const left = mergeSnapshots([mergeSnapshots([a, b]), c]);
+        const right = mergeSnapshots([a, mergeSnapshots([b, c])]);
+        expect(dump(left)).toBe(dump(right));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('accumulating deltas in any interleaving equals the whole stream', () => {
+    fc.assert(
+      fc.property(
+        fc.array(eventArb, { maxLength: 300 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        fc.array(fc.boolean(), { maxLength: 40 }),
+        (events, cuts, picks) => {
+          const whole = new Engine(cfg);
+          const shards = [new Engine(cfg), new Engine(cfg)];
+          const acc = new Accumulator();
+          cfg.metrics.forEach((def, i) => acc.addMetric(i + 1, def, cfg.settings.maxSubMetrics));
+          const queues: ReturnType<Engine['takeDelta']>[][] = [[], []];
+          splitAt(events, cuts).forEach((b, i) => {
+            whole.ingest(b, i + 1);
+            const k = i % 2;
+            (shards[k] as Engine).ingest(b, i + 1);
+            if (i % 3 === 0) queues[k]!.push((shards[k] as Engine).takeDelta());
+          });
+          shards.forEach((s, k) => queues[k]!.push(s.takeDelta()));
+          // each shard's deltas arrive in order; the two shards interleave arbitrarily
+          let p = 0;
+          while (queues[0]!.length + queues[1]!.length > 0) {
+            const k = queues[0]!.length === 0 ? 1 : queues[1]!.length === 0 ? 0 : picks[p++ % Math.max(1, picks.length)] ? 1 : 0;
+            acc.apply(queues[k]!.shift()!);
+          }
+          expect(acc.view().counters.eventsAccepted).toBe(events.length);
+          expect(dump(acc.view())).toBe(dump(whole.snapshot('full')));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});
