@@ -5,7 +5,7 @@
 import { serialize } from 'node:v8';
 import { Int32Histogram } from 'hdr-histogram-js';
 import { Bench } from 'tinybench';
-import { Distribution, HIST_MAX, INLINE_MAX, SIGNIFICANT_DIGITS, mergeDist } from '../src/aggregate/index.js';
+import { Distribution, HIST_MAX, INLINE_MAX, SIGNIFICANT_DIGITS, mergeDist, statOf } from '../src/aggregate/index.js';
 import { formatBytes, heapGrowth, heapNow } from './lib/heap.js';
 import { durations } from './lib/rng.js';
 
@@ -118,6 +118,7 @@ async function speed(): Promise<void> {
     .add('snapshot full, dense 1e6 values', () => big.snapshot('full'))
     .add('snapshot basic, dense', () => big.snapshot('basic'))
     .add('mergeDist dense + dense', () => mergeDist(snapA, snapB))
+    .add('statOf %99, dense 1e6 values', () => statOf(snapA, '%99'))
     .add('snapshot full, sparse 4 values', () => (pool[0] as Distribution).snapshot('full'));
   await cost.run();
   console.log('\nsnapshot / merge cost');

@@ -37,13 +37,13 @@ export interface ValuesHist extends HistData {
 
 /**
  * HDR bucket counts of the one fixed geometry (see geometry.ts), non-zero
- * ones only, encoded as in HdrHistogram's V2 payload: ZigZag LEB128 varints
- * from counts-array index 0, n > 0 = the count at the next index, -k = skip
- * k empty indices. Read with `eachBucket`.
+ * ones only: ascending counts-array indices and their counts, same length.
+ * Counts are a Uint32Array unless one passes 2^32 - 1 (then Float64Array).
  */
 export interface BucketsHist extends HistData {
   readonly kind: 'hdr';
-  readonly data: Uint8Array;
+  readonly index: Uint16Array;
+  readonly counts: Uint32Array | Float64Array;
 }
 
 export type DistHist = ValuesHist | BucketsHist;

@@ -145,6 +145,7 @@ describe('mergeDist', () => {
     for (let k = 0; k < 40; k++) m = mergeDist(m, m);
     expect(m.count).toBe(values.length * 2 ** 40);
     expect(entries(m.hist as BucketsHist)).toEqual(base.map(([i, c]) => [i, c * 2 ** 40]));
+    expect((m.hist as BucketsHist).counts).toBeInstanceOf(Float64Array);
     expect(FIGURES.map((f) => statOf(m, f))).toEqual(figures);
   });
 
