@@ -123,7 +123,7 @@ export class Engine {
         continue;
       }
       accepted++;
-      if (ev.duration < 0) c.negativeValues++;
+      if (ev.negative) c.negativeValues++;
       for (let m = 0; m < metrics.length; m++) {
         const metric = metrics[m] as Metric;
         if (metric.filter.match(ev)) metric.record(ev, this.seq);

@@ -19,6 +19,8 @@ export interface TallyEvent {
   fields: Readonly<Record<string, unknown>> | undefined;
   /** duration in microseconds (SPEC 2.2), an integer */
   duration: number;
+  /** whether the duration or a field is a negative number (recorded as 0 in histograms) */
+  negative: boolean;
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
@@ -36,5 +38,5 @@ export function fieldOf(ev: TallyEvent, key: string): FieldValue | undefined {
 }
 
 export function newEvent(): TallyEvent {
-  return { name: '', categories: undefined, fields: undefined, duration: 0 };
+  return { name: '', categories: undefined, fields: undefined, duration: 0, negative: false };
 }

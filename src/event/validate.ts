@@ -75,6 +75,7 @@ export function loadEvent(raw: unknown, out: TallyEvent): number {
   }
 
   const fields = own(raw, 'fields');
+  let negative = false;
   if (fields !== undefined && fields !== null) {
     if (!isMap(fields)) return reject(R_INVALID_FIELDS, 'key "fields" is not a map');
     for (const k in fields) {
@@ -82,7 +83,10 @@ export function loadEvent(raw: unknown, out: TallyEvent): number {
       const v = fields[k];
       if (v === null || typeof v === 'string') continue;
       if (typeof v === 'number') {
-        if (Number.isFinite(v)) continue;
+        if (Number.isFinite(v)) {
+          if (v < 0) negative = true;
+          continue;
+        }
         return reject(R_INVALID_FIELD_VALUE, `field "${k}" is not a finite number`);
       }
       if (Array.isArray(v) && isStringArray(v)) continue;
@@ -103,5 +107,6 @@ export function loadEvent(raw: unknown, out: TallyEvent): number {
   out.categories = cats === null ? undefined : (cats as string[] | undefined);
   out.fields = fields === null ? undefined : (fields as Record<string, unknown> | undefined);
   out.duration = Math.round(d);
+  out.negative = negative || d < 0;
   return R_OK;
 }

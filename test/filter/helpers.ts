@@ -6,7 +6,7 @@ export function ev(
   fields?: Record<string, unknown>,
   opts: { categories?: string[]; duration?: number } = {},
 ): TallyEvent {
-  return { name, categories: opts.categories, fields, duration: opts.duration ?? 0 };
+  return { name, categories: opts.categories, fields, duration: opts.duration ?? 0, negative: false };
 }
 
 export function matches(filter: string, e: TallyEvent): boolean {

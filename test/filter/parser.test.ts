@@ -239,12 +239,12 @@ describe('grammar', () => {
     const src = Array.from({ length: n }, (_, i) => `x=${i}`).join(' OR ');
     const f = compileFilter(src);
     expect(f.canonical.startsWith(`${'('.repeat(n)}"x"="0" OR`)).toBe(true);
-    expect(f.match({ name: 'e', categories: undefined, fields: { x: n - 1 }, duration: 0 })).toBe(true);
+    expect(f.match({ name: 'e', categories: undefined, fields: { x: n - 1 }, duration: 0, negative: false })).toBe(true);
     const mixed = Array.from({ length: n }, (_, i) => `x=${i}`).join(' OR y=1 AND ');
     const m = compileFilter(mixed);
-    expect(m.match({ name: 'e', categories: undefined, fields: { x: n - 1, y: 1 }, duration: 0 })).toBe(true);
-    expect(m.match({ name: 'e', categories: undefined, fields: { x: 1, y: 1 }, duration: 0 })).toBe(false);
-    expect(m.match({ name: 'e', categories: undefined, fields: { x: n - 1 }, duration: 0 })).toBe(false);
+    expect(m.match({ name: 'e', categories: undefined, fields: { x: n - 1, y: 1 }, duration: 0, negative: false })).toBe(true);
+    expect(m.match({ name: 'e', categories: undefined, fields: { x: 1, y: 1 }, duration: 0, negative: false })).toBe(false);
+    expect(m.match({ name: 'e', categories: undefined, fields: { x: n - 1 }, duration: 0, negative: false })).toBe(false);
   });
 });
 

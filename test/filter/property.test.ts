@@ -43,6 +43,7 @@ const eventArb: fc.Arbitrary<TallyEvent> = fc.record({
     { nil: undefined },
   ),
   duration: fc.oneof(fc.nat(), fc.constantFrom(0, 999_999, 1_000_000, 2 ** 40)),
+  negative: fc.constant(false),
 });
 
 const LEAVES = [
@@ -122,7 +123,7 @@ describe('robustness', () => {
 
   it('leaves the prototype of field objects alone', () => {
     const fields = JSON.parse('{"__proto__": {"polluted": 1}, "constructor": "x"}') as Record<string, unknown>;
-    const e: TallyEvent = { name: 'e', categories: undefined, fields, duration: 0 };
+    const e: TallyEvent = { name: 'e', categories: undefined, fields, duration: 0, negative: false };
     expect(compileFilter('constructor=x').match(e)).toBe(true);
     expect(compileFilter('__proto__=*').match(e)).toBe(false);
     expect(compileFilter('polluted=1').match(e)).toBe(false);
