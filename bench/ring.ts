@@ -6,35 +6,47 @@
  *   copy+decode    copy out, then msgpackr unpack
  *   sab-decode     msgpackr unpack straight from the shared memory
  * Each decode mode runs with plain msgpack maps and with msgpackr records.
+ * Decoding from shared memory uses msgpackr's JavaScript decoder: the native
+ * msgpackr-extract 3.0.4 crashes the process (SIGSEGV) on a Buffer over a
+ * SharedArrayBuffer; "copy out + decode, maps, JS decoder" is its like for like.
  *
  *   node dist/bench/ring.js [seconds per round = 2] [rounds = 3] [mode name filter]
  */
 import { once } from 'node:events';
 import { pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { Packr, Unpackr } from 'msgpackr';
+import { Packr, Unpackr, isNativeAccelerationEnabled } from 'msgpackr';
 import { RecordFormat, RecordSink, RingConsumer, RingProducer, createRing } from '../src/ring/index.js';
 
-const RING_BYTES = 16 * 1024 * 1024;
-const EVENTS_PER_BATCH = 1000;
+export const RING_BYTES = 16 * 1024 * 1024;
+export const EVENTS_PER_BATCH = 1000;
 const DATA = 1;
 const START = 2;
 const STOP = 3;
+/** the consumer bumps sync[0] and wakes its waiters (used by the runner's ring suite) */
+export const SYNC = 4;
 
 type Work = 'touch' | 'decode';
 type Encoding = 'maps' | 'records';
 
-interface Mode {
+export interface Mode {
   readonly name: string;
   readonly copy: boolean;
   readonly work: Work;
   readonly encoding: Encoding;
+  /**
+   * decode with msgpackr's JavaScript decoder: msgpackr-extract 3.0.4
+   * crashes the process (SIGSEGV) when given a Buffer over a SharedArrayBuffer
+   */
+  readonly jsDecoder?: boolean;
 }
 
 interface WorkerInput {
   readonly ringBench: true;
   readonly sab: SharedArrayBuffer;
   readonly mode: Mode;
+  /** Int32Array(1) over it: bumped on every SYNC record */
+  readonly sync?: SharedArrayBuffer;
 }
 
 interface WorkerResult {
@@ -43,6 +55,7 @@ interface WorkerResult {
   readonly ms: number;
   readonly waits: number;
   readonly check: number;
+  readonly native: boolean;
 }
 
 export interface RingBenchRow {
@@ -54,16 +67,18 @@ export interface RingBenchRow {
   readonly recordBytes: number;
 }
 
-const MODES: readonly Mode[] = [
+export const MODES: readonly Mode[] = [
   { name: 'touch (in place)', copy: false, work: 'touch', encoding: 'maps' },
   { name: 'copy out + touch', copy: true, work: 'touch', encoding: 'maps' },
   { name: 'copy out + decode, maps', copy: true, work: 'decode', encoding: 'maps' },
-  { name: 'decode from SAB, maps', copy: false, work: 'decode', encoding: 'maps' },
+  { name: 'copy out + decode, maps, JS decoder', copy: true, work: 'decode', encoding: 'maps', jsDecoder: true },
+  { name: 'decode from SAB, maps, JS decoder', copy: false, work: 'decode', encoding: 'maps', jsDecoder: true },
   { name: 'copy out + decode, records', copy: true, work: 'decode', encoding: 'records' },
-  { name: 'decode from SAB, records', copy: false, work: 'decode', encoding: 'records' },
+  { name: 'copy out + decode, records, JS decoder', copy: true, work: 'decode', encoding: 'records', jsDecoder: true },
+  { name: 'decode from SAB, records, JS decoder', copy: false, work: 'decode', encoding: 'records', jsDecoder: true },
 ];
 
-function makeBatch(encoding: Encoding): Buffer {
+export function makeBatch(encoding: Encoding): Buffer {
   const cmds = ['FETCH', 'SELECT', 'STORE', 'IDLE', 'NOOP', 'CLOSE'];
   const events = [];
   for (let i = 0; i < EVENTS_PER_BATCH; i++) {
@@ -81,11 +96,18 @@ function median(xs: readonly number[]): number {
   return s[Math.floor(s.length / 2)] ?? Number.NaN;
 }
 
+/** A consumer worker for `mode` reading `sab` (stop it with a STOP record or terminate()). */
+export function startConsumer(mode: Mode, sab: SharedArrayBuffer, sync?: SharedArrayBuffer): Worker {
+  const input: WorkerInput = sync === undefined ? { ringBench: true, sab, mode } : { ringBench: true, sab, mode, sync };
+  // the worker loads msgpackr afresh and reads this variable then
+  const env = mode.jsDecoder === true ? { ...process.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: 'true' } : process.env;
+  return new Worker(new URL(import.meta.url), { workerData: input, env });
+}
+
 async function runRound(mode: Mode, batch: Buffer, seconds: number): Promise<{ result: WorkerResult; cpu: number }> {
   const sab = createRing(RING_BYTES);
   const producer = new RingProducer(sab);
-  const input: WorkerInput = { ringBench: true, sab, mode };
-  const worker = new Worker(new URL(import.meta.url), { workerData: input });
+  const worker = startConsumer(mode, sab);
   const reply = once(worker, 'message') as Promise<[WorkerResult]>;
   const empty = new Uint8Array(0);
   let id = 0;
@@ -127,6 +149,9 @@ export async function benchRing(seconds = 2, rounds = 3, filter = ''): Promise<R
     const waitsPerRecord: number[] = [];
     for (let r = 0; r < rounds; r++) {
       const { result, cpu } = await runRound(mode, batch, seconds);
+      if (mode.work === 'decode' && result.native === (mode.jsDecoder === true)) {
+        throw new Error(`${mode.name}: msgpackr native acceleration is ${result.native ? 'on' : 'off'}`);
+      }
       if (mode.work === 'decode' && result.check !== result.records * EVENTS_PER_BATCH) {
         throw new Error(`${mode.name}: decoded ${result.check} events from ${result.records} batches`);
       }
@@ -162,6 +187,7 @@ async function consume(input: WorkerInput): Promise<void> {
   const sink = new RecordSink(128 * 1024);
   const unpackr = new Unpackr({ useRecords: mode.encoding === 'records' });
   const range = { start: 0, end: 0 };
+  const sync = input.sync === undefined ? null : new Int32Array(input.sync);
   let counting = false;
   let records = 0;
   let bytes = 0;
@@ -191,12 +217,16 @@ async function consume(input: WorkerInput): Promise<void> {
       continue;
     }
     if (mode.copy) work(sink.buffer, 0, sink.length);
-    if (sink.type === START) {
+    if (sink.type === SYNC && sync !== null) {
+      Atomics.add(sync, 0, 1);
+      Atomics.notify(sync, 0);
+    } else if (sink.type === START) {
       counting = true;
       waits = 0;
       t0 = performance.now();
     } else if (sink.type === STOP) {
-      const result: WorkerResult = { records, bytes, ms: performance.now() - t0, waits, check };
+      const ms = performance.now() - t0;
+      const result: WorkerResult = { records, bytes, ms, waits, check, native: isNativeAccelerationEnabled };
       parentPort?.postMessage(result);
       return;
     } else if (counting) {
