@@ -80,7 +80,9 @@ export class RingConsumer {
    * Zero-copy read: fills the header fields of `sink` (not its buffer), calls
    * `visit` on the payload where it lies in shared memory, then frees the
    * record (also when `visit` throws). Decoding from shared memory is slower
-   * than copying out first; this is for peeking and measuring.
+   * than copying out first, and msgpackr with msgpackr-extract crashes the
+   * process on a Buffer over a SharedArrayBuffer: this is for peeking and
+   * measuring, not for decoding.
    */
   readInPlace(sink: RecordSink, visit: InPlaceVisitor): boolean {
     const start = this.claim(sink);
