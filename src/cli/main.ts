@@ -5,12 +5,20 @@ import { CliError, type Command } from './common.js';
 import { checkConfigCommand } from './check-config.js';
 import { aggregateCommand } from './aggregate.js';
 import { serveCommand } from './serve.js';
+import { statsAddCommand, statsDumpCommand, statsRemoveCommand } from './stats.js';
+import { loadCommand } from './load.js';
+import { replayCommand } from './replay.js';
 import { tallydVersion } from './version.js';
 
 const commands: Record<string, Command> = {
   serve: serveCommand,
   'check-config': checkConfigCommand,
   aggregate: aggregateCommand,
+  'stats dump': statsDumpCommand,
+  'stats add': statsAddCommand,
+  'stats remove': statsRemoveCommand,
+  load: loadCommand,
+  replay: replayCommand,
 };
 
 
