@@ -3,6 +3,7 @@
  * (js32, same geometry). Run: node --expose-gc dist/bench/distribution-memory.js
  */
 import { serialize } from 'node:v8';
+import { pathToFileURL } from 'node:url';
 import { Int32Histogram } from 'hdr-histogram-js';
 import { Bench } from 'tinybench';
 import { Distribution, HIST_MAX, INLINE_MAX, SIGNIFICANT_DIGITS, mergeDist, statOf } from '../src/aggregate/index.js';
@@ -18,7 +19,22 @@ function plainHistogram(): Int32Histogram {
   return new Int32Histogram(1, HIST_MAX, SIGNIFICANT_DIGITS);
 }
 
-function memory(): void {
+export interface DistributionMemory {
+  /** heapUsed + external per sparse (3-value) Distribution */
+  sparsePer: number;
+  /** per plain hdr js32 histogram of the same geometry */
+  plainPer: number;
+  /** per dense (1,000-value) Distribution */
+  densePer: number;
+}
+
+/** Heap per distribution, sparse / plain hdr / dense (needs --expose-gc). */
+export function distributionMemory(sparseCount = SPARSE): DistributionMemory {
+  const { sparse, plainPer, densePer } = measure(sparseCount);
+  return { sparsePer: sparse / sparseCount, plainPer, densePer };
+}
+
+function measure(SPARSE: number): { sparse: number; plainPer: number; densePer: number; keep: unknown[] } {
   const vals = durations(3 * SPARSE, 1);
   let before = heapNow();
   const dists: Distribution[] = new Array(SPARSE);
@@ -47,7 +63,12 @@ function memory(): void {
     dense[i] = d;
   }
   const densePer = heapGrowth(before, heapNow()) / DENSE;
+  return { sparse, plainPer, densePer, keep: [dists, plain, dense] };
+}
 
+function memory(): void {
+  const { sparse, plainPer, densePer, keep } = measure(SPARSE);
+  const dists = keep[0] as Distribution[];
   console.log(`\nheap (heapUsed + external, after gc), ${SPARSE.toLocaleString('en')} distributions x 3 values`);
   console.table([
     { design: `Distribution (inline <= ${INLINE_MAX} values)`, total: formatBytes(sparse), 'per distribution': formatBytes(sparse / SPARSE), measured: `${SPARSE}` },
@@ -64,7 +85,7 @@ function memory(): void {
     { snapshot: 'any, basic', bytes: serialize(big.snapshot('basic')).length },
     { snapshot: 'dense, 1e6 values, full', bytes: serialize(big.snapshot('full')).length },
   ]);
-  (globalThis as { keep?: unknown }).keep = [dists, plain, dense];
+  (globalThis as { keep?: unknown }).keep = keep;
 }
 
 function opsPerSec(bench: Bench, name: string): number {
@@ -130,6 +151,8 @@ async function speed(): Promise<void> {
   );
 }
 
-console.log(`node ${process.version}; geometry 1..${HIST_MAX}, ${SIGNIFICANT_DIGITS} digits; inline up to ${INLINE_MAX} values`);
-memory();
-await speed();
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(`node ${process.version}; geometry 1..${HIST_MAX}, ${SIGNIFICANT_DIGITS} digits; inline up to ${INLINE_MAX} values`);
+  memory();
+  await speed();
+}

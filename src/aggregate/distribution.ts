@@ -4,7 +4,7 @@
  * doubling from 8); the next value promotes the distribution to an
  * hdr-histogram-js Int32Histogram of the fixed geometry, whose counts are
  * incremented at indices computed by geometry.ts (the library's own
- * recordValue is about 2x slower and would track min/max a second time).
+ * recordValue is slower: log2/pow per value, and min/max tracked twice).
  * count, sum, min, max, mean and M2 (Welford) are exact-as-float in both kinds.
  */
 import type { Int32Histogram } from 'hdr-histogram-js';
