@@ -162,19 +162,23 @@ class Dispatcher {
     } else {
       batch = { data: this.tail as Buffer, events: left };
     }
-    const before = this.issued;
-    this.issued += batch.events;
     if (this.plan.rate > 0) {
-      const due = this.t0 + (before * 1000) / this.plan.rate;
+      const due = this.t0 + (this.issued * 1000) / this.plan.rate;
+      if (due >= this.deadline) {
+        // its time comes after the end of the run
+        this.stop('duration');
+        return null;
+      }
+      this.issued += batch.events;
       const wait = due - performance.now();
       if (wait > 0) {
-        await sleep(Math.min(wait, this.deadline - performance.now()));
-        if (this.stopped !== null || performance.now() >= this.deadline) {
-          this.stop('duration');
-          return null;
-        }
+        await sleep(wait);
+        // (a stop for the duration, seen by a later batch, leaves this one due)
+        if (this.stopped === 'errors' || this.stopped === 'interrupted') return null;
       }
+      return batch;
     }
+    this.issued += batch.events;
     return batch;
   }
 }
@@ -538,7 +542,9 @@ class LoadRun {
         process.stderr.write('\r\x1b[K');
       }
     }
-    const end = this.lastAck > 0 ? this.lastAck : performance.now();
+    let end = this.lastAck > 0 ? this.lastAck : performance.now();
+    // a paced run bounded by time lasted the time asked, even if its last ack came sooner
+    if (this.dispatcher.stopped === 'duration') end = Math.max(end, this.t0 + plan.durationMs);
     const elapsed = Math.max(1e-3, (end - this.t0) / 1000);
     const t = this.tally;
     const lat = Float64Array.from(t.latencies).sort();

@@ -52,7 +52,7 @@ afterAll(async () => {
 /** Dumps count and sum with -r: what came in since the last call, and zeroed for the next test. */
 async function takeDump(): Promise<Map<string, Record<string, string>>> {
   const r = await cli(['stats', 'dump', '-r', '-f', 'count sum', '--url', url]);
-  expect(r.code).toBe(0);
+  expect(r.code, r.stderr).toBe(0);
   return parseDump(r.stdout).rows;
 }
 
@@ -72,7 +72,7 @@ describe('tallyd load', () => {
     await takeDump();
     const { code, report, stderr } = await load(['--events', '20000', '--batch', '500', '--connections', '3']);
     expect(stderr).toBe('');
-    expect(code).toBe(0);
+    expect(code, stderr).toBe(0);
     expect(Object.keys(report)).toEqual(REPORT_KEYS);
     expect(report).toMatchObject({
       transport: 'http',
@@ -110,8 +110,8 @@ describe('tallyd load', () => {
   });
 
   it('over ws (json, a short last batch): the accepted count is what the dump shows', async () => {
-    const { code, report } = await load(['--transport', 'ws', '--format', 'json', '--events', '12345', '--batch', '1000', '--connections', '2', '--window', '4']);
-    expect(code).toBe(0);
+    const { code, report, stderr } = await load(['--transport', 'ws', '--format', 'json', '--events', '12345', '--batch', '1000', '--connections', '2', '--window', '4']);
+    expect(code, stderr).toBe(0);
     expect(report).toMatchObject({
       transport: 'ws',
       format: 'json',
@@ -128,22 +128,24 @@ describe('tallyd load', () => {
 
   it('is deterministic: the same seed sends the same events, over either transport', async () => {
     const a = await load(['--events', '3000', '--seed', '42']);
-    expect(a.code).toBe(0);
+    expect(a.code, a.stderr).toBe(0);
     const first = await takeDump();
     const b = await load(['--events', '3000', '--seed', '42', '--transport', 'ws']);
-    expect(b.code).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
     const second = await takeDump();
     expect([...second.entries()]).toEqual([...first.entries()]);
     expect(first.get('all duration')?.count).toBe('3000');
   });
 
   it('stops after --duration at the --rate asked', async () => {
-    const { code, report } = await load(['--duration', '1', '--rate', '4000', '--batch', '200']);
-    expect(code).toBe(0);
+    const { code, report, stderr } = await load(['--duration', '1', '--rate', '4000', '--batch', '200']);
+    expect(code, stderr).toBe(0);
     expect(report.stopped_by).toBe('duration');
     const sent = report.events_sent as number;
-    expect(sent).toBeGreaterThanOrEqual(3000);
-    expect(sent).toBeLessThanOrEqual(4400);
+    // paced: batches are due at 0, 50, ... 950 ms; none after the second is up
+    expect(sent).toBeGreaterThanOrEqual(2000);
+    expect(sent).toBeLessThanOrEqual(4000);
+    expect(report.elapsed_s).toBeGreaterThanOrEqual(1);
     expect(report.events_accepted).toBe(sent);
     expect((await takeDump()).get('all duration')?.count).toBe(String(sent));
   });

@@ -49,7 +49,7 @@ afterAll(async () => {
 
 async function dumpReset(): Promise<Map<string, Record<string, string>>> {
   const r = await cli(['stats', 'dump', '-r', '--url', url]);
-  expect(r.code).toBe(0);
+  expect(r.code, r.stderr).toBe(0);
   return parseDump(r.stdout).rows;
 }
 
@@ -59,7 +59,7 @@ describe('tallyd replay', () => {
     writeFileSync(file, LOG);
     // batches of 2, so the rejected events sit in different batches than their line numbers suggest
     const r = await cli(['replay', file, '--url', url, '--batch', '2']);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: 6 events, 3 accepted, 3 rejected \\(3 batches, [\\d.]+ s\\)\\n$`));
     const errs = r.stderr.split('\n').filter((l) => l !== '');
     expect(errs).toHaveLength(3);
@@ -86,10 +86,10 @@ describe('tallyd replay', () => {
       cli(['replay', file, '--url', url, '--json']),
       cli(['replay', '-', '--url', url, '--json'], { input: LOG }),
     ]);
-    expect(fromFile.code).toBe(0);
+    expect(fromFile.code, fromFile.stderr).toBe(0);
     expect(JSON.parse(fromFile.stdout)).toMatchObject({ events: 3, accepted: 2, rejected: 1, batches: 1 });
     expect(fromFile.stderr).toMatch(/events\.json: event 2: /);
-    expect(fromStdin.code).toBe(0);
+    expect(fromStdin.code, fromStdin.stderr).toBe(0);
     expect(JSON.parse(fromStdin.stdout)).toMatchObject({ file: '(stdin)', events: 6, accepted: 3, rejected: 3 });
     expect(fromStdin.stderr).toContain('(stdin):3: invalid JSON');
     const rows = await dumpReset();

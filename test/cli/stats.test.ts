@@ -45,7 +45,7 @@ describe('tallyd stats', () => {
       '--url', url,
     ]);
     expect(add.stderr).toBe('');
-    expect(add.code).toBe(0);
+    expect(add.code, add.stderr).toBe(0);
     expect(add.stdout).toBe('');
 
     const list = (await (await fetch(`${url}/v1/metrics`)).json()) as { name: string; group_by: string; description: string }[];
@@ -57,7 +57,7 @@ describe('tallyd stats', () => {
 
     // the default columns, doveadm's table
     const full = await cli(['stats', 'dump', '--url', url]);
-    expect(full.code).toBe(0);
+    expect(full.code, full.stderr).toBe(0);
     const lines = full.stdout.split('\n');
     expect(lines[0]).toBe('metric_name\tfield\tcount\tsum\tmin\tmax\tavg\tmedian\tstddev\t%95');
     expect(lines).toContain('imap_command\tduration\t3\t450\t50\t300\t150.00\t100\t108.01\t300');
@@ -65,7 +65,7 @@ describe('tallyd stats', () => {
 
     // -f with spaces and commas; the added metric comes after the config's
     const some = await cli(['stats', 'dump', '-f', 'count sum,%99', '--url', url]);
-    expect(some.code).toBe(0);
+    expect(some.code, some.stderr).toBe(0);
     const d = parseDump(some.stdout);
     expect(d.header).toEqual(['metric_name', 'field', 'count', 'sum', '%99']);
     expect(d.rows.get('imap_by_time duration')).toMatchObject({ count: '3', sum: '450' });
@@ -76,7 +76,7 @@ describe('tallyd stats', () => {
 
     // -r prints the figures and zeroes them in the same step; the tree stays
     const reset = await cli(['stats', 'dump', '-r', '-f', 'count', '--url', url]);
-    expect(reset.code).toBe(0);
+    expect(reset.code, reset.stderr).toBe(0);
     expect(parseDump(reset.stdout).rows.get('imap_by_time duration')?.count).toBe('3');
     const after = parseDump((await cli(['stats', 'dump', '-f', 'count', '--url', url])).stdout);
     expect(after.rows.get('imap_by_time duration')?.count).toBe('0');
@@ -85,7 +85,7 @@ describe('tallyd stats', () => {
 
     const rm = await cli(['stats', 'remove', 'imap_by_time', '--url', url]);
     expect(rm.stderr).toBe('');
-    expect(rm.code).toBe(0);
+    expect(rm.code, rm.stderr).toBe(0);
     const gone = await cli(['stats', 'dump', '-f', 'count', '--url', url]);
     expect(gone.stdout).not.toContain('imap_by_time');
     expect(gone.stdout).toContain('imap_command\tduration');
@@ -137,7 +137,7 @@ describe('tallyd stats', () => {
       cli(['stats', 'dump', '-f', 'count'], { env: { TALLYD_URL: url } }),
       cli(['stats', 'dump', '--url', `http://127.0.0.1:${port}`]),
     ]);
-    expect(viaEnv.code).toBe(0);
+    expect(viaEnv.code, viaEnv.stderr).toBe(0);
     expect(viaEnv.stdout).toMatch(/^metric_name\tfield\tcount\n/);
 
     expect(dead.code).toBe(1);
@@ -149,7 +149,7 @@ describe('tallyd stats', () => {
     const subs = ['dump', 'add', 'remove'];
     const helps = await Promise.all(subs.map((sub) => cli(['stats', sub, '--help'])));
     helps.forEach((h, i) => {
-      expect(h.code).toBe(0);
+      expect(h.code, h.stderr).toBe(0);
       expect(h.stdout).toContain(`Usage: tallyd stats ${subs[i]}`);
     });
   });
