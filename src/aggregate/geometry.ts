@@ -24,8 +24,12 @@ export function histValue(v: number): number {
 /** counts-array index of an integer in [0, HIST_MAX] (= Int32Histogram.countsArrayIndex) */
 export function indexOfValue(x: number): number {
   if (x < SUB_COUNT) return x;
-  const hi = Math.floor(x / TWO_32);
-  const msb = hi > 0 ? 63 - Math.clz32(hi) : 31 - Math.clz32(x >>> 0);
+  if (x < TWO_32) {
+    // the common case: 32-bit integer arithmetic only
+    const bucket = 21 - Math.clz32(x);
+    return bucket * SUB_HALF + (x >>> bucket);
+  }
+  const msb = 63 - Math.clz32(Math.floor(x / TWO_32));
   const bucket = msb - 10;
   return bucket * SUB_HALF + Math.floor(x / 2 ** bucket);
 }
