@@ -9,7 +9,6 @@ import { tallydVersion } from './version.js';
 const FORMATS: readonly ExportFormat[] = ['dump', 'openmetrics', 'prometheus', 'dovecot', 'json'];
 
 export const aggregateCommand: Command = {
-  summary: 'aggregate event files offline and print one export',
   help: [
     'Usage: tallyd aggregate [--config FILE] [--format FORMAT] [-f FIELDS] FILE...',
     '',

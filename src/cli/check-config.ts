@@ -3,7 +3,6 @@ import { formatConfig, loadConfigFile } from '../config/index.js';
 import { CliError, type Command } from './common.js';
 
 export const checkConfigCommand: Command = {
-  summary: 'validate a config file and print the resolved metrics',
   help: [
     'Usage: tallyd check-config FILE',
     '',

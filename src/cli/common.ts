@@ -1,6 +1,5 @@
 /** Shared pieces of the command modules. */
 export interface Command {
-  readonly summary: string;
   readonly help: string;
   run(args: string[]): Promise<number>;
 }

@@ -605,7 +605,6 @@ export function formatReport(r: LoadReport): string {
 }
 
 export const loadCommand: Command = {
-  summary: 'bounded load generator: mail events to a server, rate and latency report',
   help: [
     'Usage: tallyd load --url URL (--events N | --duration S) [options]',
     '',

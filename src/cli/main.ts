@@ -2,25 +2,43 @@
  * `tallyd` command line (SPEC 9): dispatches to one module per command.
  */
 import { CliError, type Command } from './common.js';
-import { checkConfigCommand } from './check-config.js';
-import { aggregateCommand } from './aggregate.js';
-import { serveCommand } from './serve.js';
-import { statsAddCommand, statsDumpCommand, statsRemoveCommand } from './stats.js';
-import { loadCommand } from './load.js';
-import { replayCommand } from './replay.js';
 import { tallydVersion } from './version.js';
 
-const commands: Record<string, Command> = {
-  serve: serveCommand,
-  'check-config': checkConfigCommand,
-  aggregate: aggregateCommand,
-  'stats dump': statsDumpCommand,
-  'stats add': statsAddCommand,
-  'stats remove': statsRemoveCommand,
-  load: loadCommand,
-  replay: replayCommand,
+/** Each command's module loads only when it runs (a short-lived client need not load the server). */
+const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  serve: {
+    summary: 'run the server (HTTP/WebSocket ingest, scrape, dump, admin)',
+    load: async () => (await import('./serve.js')).serveCommand,
+  },
+  'check-config': {
+    summary: 'validate a config file and print the resolved metrics',
+    load: async () => (await import('./check-config.js')).checkConfigCommand,
+  },
+  aggregate: {
+    summary: 'aggregate event files offline and print one export',
+    load: async () => (await import('./aggregate.js')).aggregateCommand,
+  },
+  'stats dump': {
+    summary: 'print the dump table of a running server (doveadm stats dump)',
+    load: async () => (await import('./stats.js')).statsDumpCommand,
+  },
+  'stats add': {
+    summary: 'add a metric to a running server (doveadm stats add)',
+    load: async () => (await import('./stats.js')).statsAddCommand,
+  },
+  'stats remove': {
+    summary: 'remove a metric from a running server (doveadm stats remove)',
+    load: async () => (await import('./stats.js')).statsRemoveCommand,
+  },
+  load: {
+    summary: 'bounded load generator: mail events to a server, rate and latency report',
+    load: async () => (await import('./load.js')).loadCommand,
+  },
+  replay: {
+    summary: 'send the events of an NDJSON/JSON file to a running server',
+    load: async () => (await import('./replay.js')).replayCommand,
+  },
 };
-
 
 function usage(): string {
   const lines = ['Usage: tallyd <command> [options]', '', 'Commands:'];
@@ -45,11 +63,12 @@ export async function main(argv: string[]): Promise<number> {
     cmdName = `stats ${rest[0]}`;
     args = rest.slice(1);
   }
-  const cmd = commands[cmdName];
-  if (cmd === undefined) {
+  const entry = commands[cmdName];
+  if (entry === undefined) {
     process.stderr.write(`tallyd: unknown command '${cmdName}'\n\n${usage()}\n`);
     return 2;
   }
+  const cmd = await entry.load();
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(cmd.help + '\n');
     return 0;

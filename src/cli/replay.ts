@@ -182,7 +182,6 @@ function fileError(path: string, e: unknown): CliError {
 }
 
 export const replayCommand: Command = {
-  summary: 'send the events of an NDJSON/JSON file to a running server',
   help: [
     'Usage: tallyd replay FILE --url URL [--batch B] [--token T]',
     '',

@@ -9,7 +9,6 @@ import { withOverrides } from './settings.js';
 import { tallydVersion } from './version.js';
 
 export const serveCommand: Command = {
-  summary: 'run the server (HTTP/WebSocket ingest, scrape, dump, admin)',
   help: [
     'Usage: tallyd serve [--config FILE] [--listen HOST:PORT] [--shards N] [--native-free]',
     '',

@@ -11,7 +11,6 @@ const URL_HELP = [
 ];
 
 export const statsDumpCommand: Command = {
-  summary: 'print the dump table of a running server (doveadm stats dump)',
   help: [
     'Usage: tallyd stats dump [-f "count sum ..."] [-r] [--url URL]',
     '',
@@ -54,7 +53,6 @@ export const statsDumpCommand: Command = {
 };
 
 export const statsAddCommand: Command = {
-  summary: 'add a metric to a running server (doveadm stats add)',
   help: [
     'Usage: tallyd stats add [--description D] [--fields F] [--group-by G] NAME FILTER [--url URL]',
     '',
@@ -123,7 +121,6 @@ export const statsAddCommand: Command = {
 };
 
 export const statsRemoveCommand: Command = {
-  summary: 'remove a metric from a running server (doveadm stats remove)',
   help: [
     'Usage: tallyd stats remove NAME [--url URL]',
     '',
