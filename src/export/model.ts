@@ -79,7 +79,8 @@ export function shapeOf(ms: MetricSnapshot): Shape {
   let lastDist = -1;
   if (lastLevel !== undefined && lastQ) {
     const fi = ms.def.fields.indexOf(lastLevel.field);
-    lastDist = lastLevel.field === 'duration' ? 0 : fi < 0 ? -1 : fi + 1;
+    // a quantized field not among `fields` has a hidden distribution after them (trackedFields)
+    lastDist = lastLevel.field === 'duration' ? 0 : fi < 0 ? ms.def.fields.length + 1 : fi + 1;
   }
   return {
     levels,
@@ -279,6 +280,8 @@ export function metricFamilies(ms: MetricSnapshot, index: number, prefix: string
   }
 
   def.fields.forEach((f, i) => {
+    // the histogram of a quantized field carries its total as `_sum`
+    if (lastLevel !== null && lastLevel.field === f && f !== 'duration') return;
     out.push({
       kind: 'counter',
       name: reg.claim(`${stem}_${namePart(f)}`, 'counter'),

@@ -8,6 +8,7 @@ import type { DistSnapshot } from '../aggregate/types.js';
 import type { MetricDef } from '../config/types.js';
 import type { EngineDelta } from '../engine/engine.js';
 import { newCounters } from '../engine/engine.js';
+import { trackedFields } from '../metrics/fields.js';
 import { OVERFLOW_NAME } from '../metrics/metric.js';
 import type { ChildKey, EngineCounters, EngineSnapshot, MetricSnapshot, NodeSnapshot } from '../metrics/types.js';
 import { mergeCounters } from './merge.js';
@@ -74,7 +75,7 @@ export class Accumulator {
   }
 
   addMetric(id: number, def: MetricDef, maxSub: number): void {
-    const root = newNode(def.name, def.name, 0, 1 + def.fields.length);
+    const root = newNode(def.name, def.name, 0, 1 + trackedFields(def).length);
     this.metrics.push({ id, def, root, overflow: 0, subMetrics: 0, maxSub });
   }
 

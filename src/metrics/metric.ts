@@ -10,6 +10,7 @@ import type { TallyEvent } from '../event/types.js';
 import { fieldOf } from '../event/types.js';
 import { compileFilter } from '../filter/index.js';
 import type { CompiledFilter } from '../filter/types.js';
+import { trackedFields } from './fields.js';
 import { MetricNode } from './node.js';
 import { Quantizer } from './quantize.js';
 import { sanitizeName, truncateCodePoints, utf8Length } from './names.js';
@@ -63,8 +64,8 @@ export class Metric {
     this.shippedOverflow = 0;
     this.filter = compileFilter(def.filter);
     this.levels = def.groupBy.map((l) => new Level(l));
-    this.fieldKeys = def.fields.slice();
-    this.nDists = 1 + def.fields.length;
+    this.fieldKeys = trackedFields(def).slice();
+    this.nDists = 1 + this.fieldKeys.length;
     this.compat23 = opts.compat === '2.3';
     this.maxSub = opts.maxSubMetrics;
     this.root = new MetricNode(def.name, def.name, 0, this.nDists, 0);
