@@ -4,10 +4,10 @@
  * uWebSockets.js binary cannot load.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { App } from '../src/server/app.js';
-import type { HttpResponse, Listener, RequestHead } from '../src/server/types.js';
+import { STATUS_TEXT, type Begin, type HttpResponse, type Listener, type RequestHead } from '../src/server/types.js';
 
 export interface NativeFreeOptions {
   /** a request must arrive whole within this (slowloris guard), ms */
@@ -31,11 +31,12 @@ function headOf(req: IncomingMessage): RequestHead {
   };
 }
 
-function send(res: ServerResponse, r: HttpResponse, close = false): void {
+function send(res: ServerResponse, r: HttpResponse): void {
   if (res.headersSent || res.destroyed) return;
   const headers: Record<string, string> = { ...r.headers };
-  if (close) headers.connection = 'close';
-  res.writeHead(r.status, headers);
+  // as uWS does: a length, not chunked transfer, and the same for HEAD (whose body node omits)
+  headers['content-length'] = String(Buffer.byteLength(r.body));
+  res.writeHead(r.status, STATUS_TEXT[r.status] ?? '', headers);
   res.end(r.body);
 }
 
@@ -48,7 +49,14 @@ function internalError(e: unknown): HttpResponse {
 }
 
 function handle(app: App, req: IncomingMessage, res: ServerResponse): void {
-  const b = app.begin(headOf(req));
+  let b: Begin | Promise<HttpResponse> | HttpResponse;
+  try {
+    b = app.begin(headOf(req));
+  } catch (e) {
+    req.resume();
+    send(res, internalError(e));
+    return;
+  }
   if (b instanceof Promise) {
     req.resume();
     b.then((r) => send(res, r), (e: unknown) => send(res, internalError(e)));
@@ -64,10 +72,14 @@ function handle(app: App, req: IncomingMessage, res: ServerResponse): void {
     send(res, b.response);
     return;
   }
+  // Over the limit the 413 goes out at once and the rest of the body is read
+  // and dropped, keeping the connection (as the uWS server does): destroying
+  // the socket under a client still sending would reset it, and the client
+  // would see a broken pipe instead of the 413.
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > b.limit) {
-    send(res, b.tooLarge(), true);
-    req.destroy();
+    send(res, b.tooLarge());
+    req.resume();
     return;
   }
   const chunks: Buffer[] = [];
@@ -78,8 +90,8 @@ function handle(app: App, req: IncomingMessage, res: ServerResponse): void {
     len += c.length;
     if (len > b.limit) {
       refused = true;
-      send(res, b.tooLarge(), true);
-      req.destroy();
+      chunks.length = 0;
+      send(res, b.tooLarge());
       return;
     }
     chunks.push(c);
@@ -95,7 +107,7 @@ function handle(app: App, req: IncomingMessage, res: ServerResponse): void {
 
 function refuseUpgrade(socket: Socket, r: HttpResponse): void {
   const body = typeof r.body === 'string' ? r.body : r.body.toString();
-  const lines = [`HTTP/1.1 ${r.status} ${r.status === 401 ? 'Unauthorized' : r.status === 404 ? 'Not Found' : 'Error'}`];
+  const lines = [`HTTP/1.1 ${r.status} ${STATUS_TEXT[r.status] ?? ''}`.trimEnd()];
   for (const [k, v] of Object.entries(r.headers)) lines.push(`${k}: ${v}`);
   lines.push(`content-length: ${Buffer.byteLength(body)}`, 'connection: close', '', body);
   socket.end(lines.join('\r\n'));
@@ -107,6 +119,7 @@ export function listenNativeFree(app: App, host: string, port: number, opts: Nat
     (req, res) => handle(app, req, res),
   );
   const wss = new WebSocketServer({ noServer: true, maxPayload: app.maxMessageBytes, perMessageDeflate: false });
+  const sockets = new Set<WebSocket>();
   server.on('upgrade', (req: IncomingMessage, socket: Socket, headBuf: Buffer) => {
     const up = app.upgrade(headOf(req));
     if (!up.ok) {
@@ -115,6 +128,7 @@ export function listenNativeFree(app: App, host: string, port: number, opts: Nat
     }
     const session = up.session;
     wss.handleUpgrade(req, socket, headBuf, (ws: WebSocket) => {
+      sockets.add(ws);
       let closed = false;
       ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
         const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
@@ -126,6 +140,7 @@ export function listenNativeFree(app: App, host: string, port: number, opts: Nat
         );
       });
       ws.on('close', () => {
+        sockets.delete(ws);
         closed = true;
         session.close();
       });
@@ -141,11 +156,21 @@ export function listenNativeFree(app: App, host: string, port: number, opts: Nat
         kind: 'native-free',
         host,
         port: actual,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeIdleConnections();
-          }),
+        // As uWS's listen-socket close: no new connections, the open ones go on
+        // until terminate (http.Server#close would also drop the idle
+        // keep-alive ones at once, and its callback waits for every
+        // connection, open WebSockets included).
+        close: async () => {
+          NetServer.prototype.close.call(server);
+        },
+        terminate: () => {
+          for (const ws of sockets) {
+            ws.close(1001, 'tallyd is shutting down');
+            setTimeout(() => ws.terminate(), 1000).unref();
+          }
+          server.closeIdleConnections();
+          setTimeout(() => server.closeAllConnections(), 200).unref();
+        },
       });
     });
   });

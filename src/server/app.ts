@@ -89,9 +89,21 @@ export class App {
     ];
   }
 
-  /** Largest WebSocket message (max_body_bytes). */
+  /**
+   * Largest batch, HTTP body or WebSocket message: max_body_bytes, or less
+   * when a shard ring (ring_bytes) cannot hold a record that large — such a
+   * batch would find every ring full forever (503 / busy on every retry).
+   */
   get maxMessageBytes(): number {
-    return this.cfg.settings.maxBodyBytes;
+    return Math.min(this.cfg.settings.maxBodyBytes, this.rt.maxBatchBytes);
+  }
+
+  private tooLargeMessage(): string {
+    const s = this.cfg.settings;
+    const limit = this.maxMessageBytes;
+    return limit < s.maxBodyBytes
+      ? `the body exceeds ${limit} bytes, the largest batch a shard ring of ring_bytes ${s.ringBytes} holds (max_body_bytes is ${s.maxBodyBytes})`
+      : `the body exceeds max_body_bytes (${limit} bytes)`;
   }
 
   // ---- access ----------------------------------------------------------
@@ -140,7 +152,13 @@ export class App {
       }
       const denied = this.checkAccess(route.access, req);
       if (denied !== null) return denied;
-      return handler(req, m.slice(1).map((p) => decodeURIComponent(p)));
+      let params: string[];
+      try {
+        params = m.slice(1).map((p) => decodeURIComponent(p));
+      } catch {
+        return fail(404, 'ERR_HTTP_NOT_FOUND', `no route for ${req.path} (malformed %-escape)`);
+      }
+      return handler(req, params);
     }
     return fail(404, 'ERR_HTTP_NOT_FOUND', `no route for ${req.path}`);
   }
@@ -157,7 +175,7 @@ export class App {
     }
     const q = new URLSearchParams(req.query);
     const ack = q.get('ack') === '1' || q.get('ack') === 'true';
-    return { ok: true, session: new StreamSession(this.rt, ack, this.cfg.settings.maxBodyBytes, this.counters) };
+    return { ok: true, session: new StreamSession(this.rt, ack, this.maxMessageBytes, this.counters) };
   }
 
   // ---- routes ----------------------------------------------------------
@@ -176,11 +194,10 @@ export class App {
         `content type ${ct === undefined ? '(none)' : JSON.stringify(ct)} is not one of application/msgpack, application/json, application/x-ndjson`,
       );
     }
-    const limit = this.cfg.settings.maxBodyBytes;
     return {
       kind: 'body',
-      limit,
-      tooLarge: () => fail(413, 'ERR_INGEST_TOO_LARGE', `the body exceeds max_body_bytes (${limit} bytes)`),
+      limit: this.maxMessageBytes,
+      tooLarge: () => fail(413, 'ERR_INGEST_TOO_LARGE', this.tooLargeMessage()),
       finish: async (body) => {
         this.counters.httpBatches++;
         return outcomeResponse(await this.rt.ingest(body, format));

@@ -81,6 +81,9 @@ export class StreamSession implements WsSession {
     const run = async (): Promise<string[]> => {
       try {
         return await this.handle(seq, data, binary ? FORMAT_MSGPACK : textFormat(data));
+      } catch (e) {
+        // every message gets its answer, even when something below fails
+        return [JSON.stringify({ seq, error: 'ERR_INTERNAL', message: (e as Error).message ?? String(e) })];
       } finally {
         this.queued--;
       }
@@ -102,8 +105,9 @@ export class StreamSession implements WsSession {
       case 'framing':
         return [JSON.stringify({ seq, error: 'ERR_INGEST_FRAMING', message: o.message })];
       case 'busy':
-      case 'closed':
         return [JSON.stringify({ seq, busy: true, error: 'ERR_INGEST_BUSY', message: 'every shard ring is full; resend later' })];
+      case 'closed':
+        return [JSON.stringify({ seq, busy: true, error: 'ERR_INGEST_BUSY', message: 'tallyd is shutting down' })];
       case 'lost':
         return [JSON.stringify({ seq, error: 'ERR_INGEST_LOST', message: 'the shard processing this message died' })];
     }

@@ -62,7 +62,14 @@ export async function startServer(opts: ServerOptions): Promise<Server> {
     stop<T>(render: (snap: import('../metrics/types.js').EngineSnapshot) => T): Promise<T> {
       if (stopping === null) {
         app.readiness = 'draining';
-        stopping = listener.close().then(() => runtime.close(render));
+        // WebSockets stay open through the drain, so the acks of what they sent still reach them
+        stopping = listener.close().then(async () => {
+          try {
+            return await runtime.close(render);
+          } finally {
+            listener.terminate();
+          }
+        });
       }
       return stopping as Promise<T>;
     },

@@ -49,8 +49,10 @@ export interface Listener {
   readonly kind: 'uws' | 'native-free';
   readonly host: string;
   readonly port: number;
-  /** stops accepting connections (open ones finish) */
+  /** stops accepting connections; the open ones (keep-alive, WebSockets, requests in flight) go on until terminate */
   close(): Promise<void>;
+  /** closes every connection left: WebSockets with 1001 (going away), then the rest */
+  terminate(): void;
 }
 
 export const STATUS_TEXT: Record<number, string> = {

@@ -12,25 +12,46 @@ type UwsResponse = import('uWebSockets.js').HttpResponse;
 type UwsRequest = import('uWebSockets.js').HttpRequest;
 
 interface Conn {
-  aborted: boolean;
+  /** answered, or aborted by the client: the response must not be touched */
+  done: boolean;
+  /** a HEAD request: the headers of the GET answer, no body */
+  head?: boolean;
 }
 
 function statusLine(status: number): string {
   return `${status} ${STATUS_TEXT[status] ?? ''}`.trim();
 }
 
-function send(res: UwsResponse, conn: Conn, r: HttpResponse, close = false): void {
-  if (conn.aborted) return;
+function send(res: UwsResponse, conn: Conn, r: HttpResponse): void {
+  if (conn.done) return;
+  conn.done = true;
   res.cork(() => {
     res.writeStatus(statusLine(r.status));
     for (const [k, v] of Object.entries(r.headers)) res.writeHeader(k, v);
-    res.end(r.body, close);
+    if (conn.head === true) {
+      // the GET answer's length, no body (endWithoutBody(length) of this uWS build drops the connection)
+      res.writeHeader('content-length', String(Buffer.byteLength(r.body)));
+      res.endWithoutBody();
+    } else res.end(r.body);
   });
 }
 
+/** Headers whose repeats are dropped (node:http's rule): one value only makes sense. */
+const SINGLE_HEADERS = new Set([
+  'age', 'authorization', 'content-length', 'content-type', 'etag', 'expires', 'from', 'host',
+  'if-modified-since', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards',
+  'proxy-authorization', 'referer', 'retry-after', 'server', 'user-agent',
+]);
+
 function head(res: UwsResponse, req: UwsRequest): RequestHead {
+  // repeated headers as node:http gives them: the first of a single-valued
+  // one, the others joined with ", " (`cookie` with "; ")
   const headers = new Map<string, string>();
-  req.forEach((k, v) => headers.set(k, v));
+  req.forEach((k, v) => {
+    const had = headers.get(k);
+    if (had === undefined) headers.set(k, v);
+    else if (!SINGLE_HEADERS.has(k)) headers.set(k, `${had}${k === 'cookie' ? '; ' : ', '}${v}`);
+  });
   return {
     method: req.getCaseSensitiveMethod().toUpperCase(),
     path: req.getUrl(),
@@ -40,20 +61,22 @@ function head(res: UwsResponse, req: UwsRequest): RequestHead {
   };
 }
 
+/**
+ * Reads a body of at most `begin.limit` bytes. Over the limit the 413 goes out
+ * at once and the rest of the body is read and dropped, keeping the
+ * connection: closing it under a client that is still sending would reset it,
+ * and the client would see a broken pipe instead of the 413.
+ */
 function readBody(res: UwsResponse, conn: Conn, begin: Begin & { kind: 'body' }, declared: number): void {
-  if (declared > begin.limit) {
-    send(res, conn, begin.tooLarge(), true);
-    return;
-  }
-  let buf = Buffer.allocUnsafe(declared > 0 ? declared : 64 * 1024);
+  let refused = declared > begin.limit;
+  let buf = Buffer.allocUnsafe(refused ? 0 : declared > 0 ? declared : 64 * 1024);
   let len = 0;
-  let refused = false;
   res.onData((chunk, isLast) => {
-    if (refused || conn.aborted) return;
+    if (refused || conn.done) return;
     const n = chunk.byteLength;
     if (len + n > begin.limit) {
       refused = true;
-      send(res, conn, begin.tooLarge(), true);
+      send(res, conn, begin.tooLarge());
       return;
     }
     if (len + n > buf.length) {
@@ -70,6 +93,8 @@ function readBody(res: UwsResponse, conn: Conn, begin: Begin & { kind: 'body' },
       (e: unknown) => send(res, conn, internalError(e)),
     );
   });
+  // onData is in place (uWS drops the rest of the body into it): answer now
+  if (refused) send(res, conn, begin.tooLarge());
 }
 
 function internalError(e: unknown): HttpResponse {
@@ -85,8 +110,11 @@ interface WsData {
   closed: boolean;
 }
 
+type UwsSocket = import('uWebSockets.js').WebSocket<WsData>;
+
 export function listenUws(uws: Uws, app: App, host: string, port: number): Promise<Listener> {
   const server = uws.App();
+  const sockets = new Set<UwsSocket>();
   server.ws<WsData>('/*', {
     maxPayloadLength: app.maxMessageBytes,
     idleTimeout: 120,
@@ -99,10 +127,13 @@ export function listenUws(uws: Uws, app: App, host: string, port: number): Promi
       const extensions = req.getHeader('sec-websocket-extensions');
       const up = app.upgrade(h);
       if (!up.ok) {
-        send(res, { aborted: false }, up.response);
+        send(res, { done: false }, up.response);
         return;
       }
       res.upgrade<WsData>({ session: up.session, closed: false }, key, protocol, extensions, context);
+    },
+    open: (ws) => {
+      sockets.add(ws);
     },
     message: (ws, message, isBinary) => {
       const data = ws.getUserData();
@@ -118,19 +149,28 @@ export function listenUws(uws: Uws, app: App, host: string, port: number): Promi
       );
     },
     close: (ws) => {
+      sockets.delete(ws);
       const data = ws.getUserData();
       data.closed = true;
       data.session.close();
     },
   });
   server.any('/*', (res, req) => {
-    const conn: Conn = { aborted: false };
+    const conn: Conn = { done: false };
     res.onAborted(() => {
-      conn.aborted = true;
+      conn.done = true;
     });
     const h = head(res, req);
+    conn.head = h.method === 'HEAD';
     const declared = Number(req.getHeader('content-length') || 0);
-    const b = app.begin(h);
+    let b: ReturnType<App['begin']>;
+    try {
+      b = app.begin(h);
+    } catch (e) {
+      // an exception must not reach uWS (it would leave the request unanswered)
+      send(res, conn, internalError(e));
+      return;
+    }
     if (b instanceof Promise) {
       b.then(
         (r) => send(res, conn, r),
@@ -154,6 +194,16 @@ export function listenUws(uws: Uws, app: App, host: string, port: number): Promi
         port: actual,
         close: async () => {
           uws.us_listen_socket_close(token);
+        },
+        terminate: () => {
+          for (const ws of sockets) {
+            ws.getUserData().closed = true;
+            ws.end(1001, 'tallyd is shutting down');
+          }
+          sockets.clear();
+          // then the keep-alive HTTP connections (`close` is in the binary, not in its typings)
+          const closeAll = (server as unknown as { close?: () => void }).close;
+          if (typeof closeAll === 'function') setTimeout(() => closeAll.call(server), 200).unref();
         },
       });
     });

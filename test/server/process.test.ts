@@ -1,0 +1,186 @@
+/**
+ * `tallyd serve` as a real child process: readiness, streaming over a
+ * WebSocket with acks, scraping while streaming, SIGTERM mid-stream with a
+ * graceful drain into --final-dump, and a second signal exiting at once.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pack } from 'msgpackr';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { http, parseDump, sample, sleep, TRANSPORTS, WsClient } from './helpers.js';
+
+const BIN = fileURLToPath(new URL('../../bin/tallyd.js', import.meta.url));
+
+const CONFIG = `
+shards = 2
+metric all_events {
+  filter = event=*
+  description = every event
+}
+metric by_kind {
+  filter = event=load
+  group_by = kind
+}
+`;
+
+let dir: string;
+const children: ChildProcess[] = [];
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tallyd-serve-'));
+  writeFileSync(join(dir, 'tallyd.conf'), CONFIG);
+});
+
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      s.close(() => res(port));
+    });
+  });
+}
+
+interface Child {
+  proc: ChildProcess;
+  url: string;
+  port: number;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+async function serve(args: string[]): Promise<Child> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [BIN, 'serve', '--config', join(dir, 'tallyd.conf'), '--listen', `127.0.0.1:${port}`, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TALLYD_LOG_LEVEL: 'info' },
+  });
+  children.push(proc);
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    proc.once('exit', (code, signal) => res({ code, signal })),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`tallyd serve exited with ${proc.exitCode}:\n${out}`);
+    try {
+      const r = await http(url, '/readyz', { timeoutMs: 2000 });
+      if (r.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`tallyd serve did not become ready:\n${out}`);
+    await sleep(100);
+  }
+  // the log is written asynchronously: the line may follow readiness
+  while (!out.includes('tallyd is serving') && Date.now() < deadline) await sleep(50);
+  return { proc, url, port, output: () => out, exited };
+}
+
+function waitExit(c: Child, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return Promise.race([
+    c.exited,
+    sleep(ms).then(() => {
+      throw new Error(`tallyd serve did not exit within ${ms} ms:\n${c.output()}`);
+    }),
+  ]);
+}
+
+describe.each(TRANSPORTS)('tallyd serve over $name as a process', (transport) => {
+  const flags = transport.nativeFree ? ['--native-free'] : [];
+
+  it('drains on SIGTERM mid-stream: exit 0, and every acknowledged event is in the final dump', async () => {
+    const out = join(dir, `final-${transport.name}.dump`);
+    const c = await serve([...flags, '--final-dump', out]);
+    expect(c.output()).toContain(`"transport":"${transport.name}"`);
+
+    const MESSAGES = 400;
+    const EVENTS = 500;
+    const messages = Array.from({ length: 8 }, (_, m) =>
+      pack(Array.from({ length: EVENTS }, (_, i) => ({ event: 'load', duration: i, fields: { kind: `k${(i + m) % 7}`, n: i } }))),
+    );
+    const ws = await WsClient.open(`ws://127.0.0.1:${c.port}/v1/events/stream?ack=1`);
+    let sent = 0;
+    let acked = 0;
+    let scraped = false;
+    let signalled = false;
+    const WINDOW = 16;
+    while (ws.closed === null) {
+      // keep WINDOW messages in flight
+      while (sent < MESSAGES && sent - ws.received < WINDOW && ws.closed === null) {
+        ws.send(messages[sent % messages.length] as Buffer, true);
+        sent++;
+      }
+      if (sent >= MESSAGES && ws.received >= sent) break;
+      await ws.waitFor(ws.received + 1, 10_000);
+      acked = ws
+        .all()
+        .filter((r) => r.busy !== true && r.error === undefined)
+        .reduce((s, r) => s + r.accepted, 0);
+      if (!scraped && ws.received >= 40) {
+        scraped = true;
+        const m = await http(c.url, '/metrics');
+        expect(m.status).toBe(200);
+        expect(sample(m.text, 'tallyd_events_accepted_total')).toBeGreaterThan(0);
+        expect(sample(m.text, 'dovecot_all_events_total')).toBeGreaterThan(0);
+        expect(sample(m.text, 'tallyd_websocket_connections')).toBe(1);
+      }
+      if (!signalled && ws.received >= 120) {
+        signalled = true;
+        c.proc.kill('SIGTERM');
+      }
+    }
+    expect(signalled).toBe(true);
+    const { code, signal } = await waitExit(c, 20_000);
+    expect(signal).toBeNull();
+    expect(code, c.output()).toBe(0);
+
+    const replies = ws.all();
+    ws.close();
+    for (const [i, r] of replies.entries()) expect(r.seq, 'acks in order').toBe(i + 1);
+    acked = replies.filter((r) => r.busy !== true && r.error === undefined).reduce((s, r) => s + r.accepted, 0);
+    const refused = replies.filter((r) => r.busy === true).length;
+    const unanswered = sent - replies.length;
+    expect(acked).toBeGreaterThanOrEqual(120 * EVENTS);
+    expect(acked).toBeLessThan(MESSAGES * EVENTS);
+    expect(c.output()).toContain('drained; final merge taken');
+
+    const dump = parseDump(readFileSync(out, 'utf8'));
+    expect(dump.header).toEqual(['metric_name', 'field', 'count', 'sum', 'min', 'max', 'avg', 'median', 'stddev', '%95']);
+    const total = Number(dump.rows.get('all_events duration')?.count);
+    // every acknowledged event is counted; beyond that at most the events of messages never answered
+    expect(total).toBeGreaterThanOrEqual(acked);
+    expect(total).toBeLessThanOrEqual(acked + unanswered * EVENTS);
+    expect(total).toBeLessThanOrEqual((sent - refused) * EVENTS);
+    let kinds = 0;
+    for (let k = 0; k < 7; k++) kinds += Number(dump.rows.get(`by_kind_k${k} duration`)?.count ?? 0);
+    expect(kinds).toBe(total);
+  });
+
+  it('exits at once, non-zero, on a second signal', async () => {
+    // a drain timeout far beyond the wait below: a non-zero exit in time is the second signal's
+    const c = await serve([...flags, '--drain-timeout', '120000']);
+    // two different signals (the same one twice may merge while pending); the drain needs the shard
+    // threads, so the second arrives while it runs
+    c.proc.kill('SIGTERM');
+    c.proc.kill('SIGINT');
+    const { code, signal } = await waitExit(c, 15_000);
+    expect(signal).toBeNull();
+    expect(code).not.toBe(0);
+    expect(c.output()).toContain('second signal: exiting now');
+  });
+});
