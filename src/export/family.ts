@@ -34,6 +34,8 @@ interface FamilyBase {
   readonly unit: string | null;
   /** index of the metric in the snapshot, or -1 (preamble, self-metrics) */
   readonly metric: number;
+  /** the key in /metrics.json when it is not the text sample name (KumoMTA-style counters) */
+  readonly jsonKey?: string;
 }
 
 export interface ScalarFamily extends FamilyBase {

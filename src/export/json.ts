@@ -71,6 +71,7 @@ function layout(entries: readonly { labels: LabelSet; v: string }[]): string {
 }
 
 function familyKey(f: Family): string {
+  if (f.jsonKey !== undefined) return f.jsonKey;
   return f.kind === 'counter' ? `${f.name}_total` : f.kind === 'info' ? `${f.name}_info` : f.name;
 }
 

@@ -28,7 +28,9 @@ function fromExtra(f: SelfFamily): ScalarFamily {
     const names = uniqueLabelNames(keys);
     return { labels: labelSet(names, keys.map((k) => s.labels[k] as string)), value: s.value };
   });
-  return scalar(name, f.help, f.type, samples);
+  const fam = scalar(name, f.help, f.type, samples);
+  // a counter named without `_total` (KumoMTA's `total_messages_delivered`) keeps its name as a JSON key
+  return f.type === 'counter' && name === f.name ? { ...fam, jsonKey: f.name } : fam;
 }
 
 /** Families with OpenMetrics stems (a counter `tallyd_batches` prints `tallyd_batches_total`). */

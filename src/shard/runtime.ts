@@ -39,7 +39,7 @@ export type IngestOutcome =
   | { status: 'closed' };
 
 export interface RuntimeStats {
-  shards: { index: number; ringUsed: number; ringCapacity: number; restarts: number; pending: number }[];
+  shards: { index: number; ringUsed: number; ringCapacity: number; restarts: number; pending: number; taken: number }[];
   busyRefusals: number;
   restarts: number;
   lostBatches: number;
@@ -264,6 +264,7 @@ export class Runtime {
 
   /** Resolves once some ring can take a batch of `bytes` (false on timeout). */
   async waitForSpace(bytes: number, timeoutMs: number): Promise<boolean> {
+    if (bytes > this.maxBatchBytes) return false;
     if (this.pickShard(bytes) !== null) return true;
     const results = await Promise.race(this.handles.map((h) => h.producer.waitForSpace(bytes, timeoutMs)));
     return results;
@@ -363,6 +364,7 @@ export class Runtime {
         ringCapacity: h.producer.capacity,
         restarts: h.restarts,
         pending: h.batches.size,
+        taken: h.readCount(),
       })),
       busyRefusals: this.busyRefusals,
       restarts: this.handles.reduce((s, h) => s + h.restarts, 0),

@@ -137,9 +137,15 @@ describe('/metrics.json', () => {
               { labels: { shard: '1' }, value: 0 },
             ],
           },
+          { name: 'total_shard_restarts', help: 'total number of shard workers restarted', type: 'counter', samples: [{ labels: {}, value: 2 }] },
+          { name: 'tallyd_things_total', help: 'things', type: 'counter', samples: [{ labels: {}, value: 5 }] },
         ],
       }),
     ) as Record<string, { value: unknown }>;
+    // KumoMTA-style counter names are kept; a `_total` counter keeps its sample name
+    expect(doc['total_shard_restarts']).toEqual({ help: 'total number of shard workers restarted', type: 'counter', value: 2 });
+    expect(doc['tallyd_things_total']?.value).toBe(5);
+    expect(Object.keys(doc).some((k) => k.endsWith('_total_total') || k === 'total_shard_restarts_total')).toBe(false);
     expect(doc['connection_count']).toEqual({ help: 'number of active connections', type: 'gauge', value: { service: { http: 3 } } });
     expect(doc['memory_usage']?.value).toBe(185683968);
     expect(doc['ready_count']?.value).toEqual({ shard: { '0': 1, '1': 0 } });

@@ -136,7 +136,9 @@ describe('sharded runtime', () => {
     const batch = pack(Array.from({ length: 1000 }, (_, i) => ({ event: 'imap_command_finished', duration: i % 97, fields: { cmd_name: 'FETCH' } })));
     const sends: Promise<IngestOutcome>[] = [];
     for (let i = 0; i < 200; i++) sends.push(ingest(rt, batch));
-    // kill shard 0's worker thread while batches are in flight
+    // kill shard 0's worker thread while it is working through its batches
+    expect(rt.stats().shards[0]?.pending ?? 0).toBeGreaterThan(20);
+    while ((rt.stats().shards[0]?.taken ?? 0) === 0) await new Promise((r) => setTimeout(r, 1));
     const victim = rt.piscina.threads.find((t) => t.threadId === rt.threadIds[0]);
     expect(victim).toBeDefined();
     await victim?.terminate();
