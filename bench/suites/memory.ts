@@ -1,0 +1,64 @@
+/**
+ * Memory of sparse sub-metrics, in-process (heapUsed + external after a full
+ * gc; needs node --expose-gc): a `series` sub-metric holding 3 values costs
+ * a MetricNode with its Distribution in the shard that saw it, and an AccNode
+ * with its DistSnapshot in the main thread's Accumulator. Also
+ * bench/distribution-memory.ts's figures per distribution.
+ */
+import { Engine } from '../../src/engine/engine.js';
+import { distributionMemory } from '../distribution-memory.js';
+import { benchConfig } from '../fixtures/config.js';
+import { seriesEvents } from '../fixtures/mail.js';
+import { emptyAccumulator } from '../fixtures/state.js';
+import { heapGrowth, heapNow } from '../lib/heap.js';
+import { valueRow, type ValueRow } from '../lib/report.js';
+import type { SuiteOptions } from './common.js';
+
+export interface SubMetricMemory {
+  /** bytes per sparse sub-metric in the shard's Metric tree */
+  shard: number;
+  /** bytes per sparse sub-metric in the main thread's Accumulator */
+  main: number;
+}
+
+/** heap per sparse (3-value) sub-metric, shard side and main side */
+export function subMetricMemory(n: number): SubMetricMemory {
+  const config = benchConfig();
+  const engine = new Engine(config);
+  const acc = emptyAccumulator(config);
+  // warm: code paths and the first nodes, outside the measurement
+  engine.ingest(seriesEvents(0, 100, 3));
+  acc.apply(engine.takeDelta());
+  const events = seriesEvents(100, 100 + n, 3);
+  let before = heapNow();
+  for (let i = 0; i < events.length; i += 999) engine.ingest(events.slice(i, i + 999));
+  events.length = 0;
+  const deltas = [engine.takeDelta()];
+  const shard = heapGrowth(before, heapNow());
+  before = heapNow();
+  for (const d of deltas) acc.apply(d);
+  deltas.length = 0;
+  const main = heapGrowth(before, heapNow());
+  (globalThis as { keepBench?: unknown }).keepBench = [engine, acc];
+  (globalThis as { keepBench?: unknown }).keepBench = null;
+  return { shard: shard / n, main: main / n };
+}
+
+export async function memorySuite(opts: SuiteOptions): Promise<ValueRow[]> {
+  const n = opts.quick ? 20_000 : 100_000;
+  const sub = subMetricMemory(n);
+  const rows = [
+    valueRow('memory', `sparse sub-metric (3 values), shard Metric tree, ${n} sub-metrics`, sub.shard, 'bytes/sub-metric'),
+    valueRow('memory', `sparse sub-metric (3 values), main Accumulator, ${n} sub-metrics`, sub.main, 'bytes/sub-metric'),
+    valueRow('memory', 'sparse sub-metric (3 values), shard + main', sub.shard + sub.main, 'bytes/sub-metric'),
+  ];
+  if (!opts.quick) {
+    const d = distributionMemory(50_000);
+    rows.push(
+      valueRow('memory', 'Distribution, sparse (3 values)', d.sparsePer, 'bytes/distribution'),
+      valueRow('memory', 'Distribution, dense (1000 values, HDR)', d.densePer, 'bytes/distribution'),
+      valueRow('memory', 'hdr-histogram-js Int32Histogram, same geometry (reference)', d.plainPer, 'bytes/histogram'),
+    );
+  }
+  return Promise.resolve(rows);
+}
