@@ -91,7 +91,8 @@ export class Runtime {
       ...(opts.maxShardHeapMb !== undefined ? { resourceLimits: { maxOldGenerationSizeMb: opts.maxShardHeapMb } } : {}),
     });
     this.handles = [];
-    for (let i = 0; i < n; i++) this.handles.push(new ShardHandle(i, createRing(ringBytes)));
+    // room for the record header too, so that a batch of ring_bytes (= max_body_bytes by default) fits
+    for (let i = 0; i < n; i++) this.handles.push(new ShardHandle(i, createRing(ringBytes + recordBytes(0))));
     this.acc = new Accumulator();
     this.metrics = opts.config.metrics.map((def, i) => ({ id: i + 1, def }));
     this.nextMetricId = this.metrics.length + 1;

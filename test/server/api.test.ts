@@ -491,7 +491,7 @@ describe.each(TRANSPORTS)('API over $name', (transport) => {
       for (const shard of ['0', '1']) {
         expect(sample(t, 'tallyd_ring_fill_ratio', `shard="${shard}"`)).toBe(0);
         expect(sample(t, 'tallyd_ring_used_bytes', `shard="${shard}"`)).toBe(0);
-        expect(sample(t, 'tallyd_ring_capacity_bytes', `shard="${shard}"`)).toBe(16 * 1024 * 1024);
+        expect(sample(t, 'tallyd_ring_capacity_bytes', `shard="${shard}"`)).toBe(16 * 1024 * 1024 + 16); // ring_bytes plus one record header
         expect(sample(t, 'tallyd_shard_restarts_total', `shard="${shard}"`)).toBe(0);
         expect(sample(t, 'tallyd_shard_pending_batches', `shard="${shard}"`)).toBe(0);
       }
