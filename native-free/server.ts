@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { TallydError } from '../src/errors.js';
 import type { App } from '../src/server/app.js';
 import { STATUS_TEXT, type Begin, type HttpResponse, type Listener, type RequestHead } from '../src/server/types.js';
 
@@ -148,7 +149,9 @@ export function listenNativeFree(app: App, host: string, port: number, opts: Nat
     });
   });
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new TallydError('ERR_SERVER_LISTEN', `cannot listen on ${host}:${port}: ${e.code ?? e.message}`)),
+    );
     server.listen(port, host, () => {
       const addr = server.address();
       const actual = typeof addr === 'object' && addr !== null ? addr.port : port;

@@ -20,6 +20,7 @@ export const ErrorCodes = {
   ERR_HTTP_UNAUTHORIZED: 'the peer is outside trusted_networks',
   ERR_HTTP_NOT_FOUND: 'no such route',
   ERR_HTTP_METHOD: 'the route does not take that method',
+  ERR_SERVER_LISTEN: 'the server cannot listen on its address (in use, or not an address of this host)',
   ERR_CLI_USAGE: 'the command line is wrong',
 } as const;
 

@@ -4,6 +4,7 @@
  * onAborted before any await, cork around late writes, the listen socket
  * closed on shutdown.
  */
+import { TallydError } from '../errors.js';
 import type { App } from './app.js';
 import type { Uws } from './native.js';
 import { STATUS_TEXT, type Begin, type HttpResponse, type Listener, type RequestHead, type WsSession } from './types.js';
@@ -182,9 +183,17 @@ export function listenUws(uws: Uws, app: App, host: string, port: number): Promi
     } else send(res, conn, b);
   });
   return new Promise((resolve, reject) => {
-    server.listen(host, port, (token) => {
+    // exclusive: a second server on the same port must fail, not share it (SO_REUSEPORT)
+    const listen = server.listen as unknown as (
+      h: string,
+      p: number,
+      options: number,
+      cb: (token: import('uWebSockets.js').us_listen_socket | false) => void,
+    ) => void;
+    const exclusive = (uws as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT?: number }).LIBUS_LISTEN_EXCLUSIVE_PORT ?? 1;
+    listen.call(server, host, port, exclusive, (token) => {
       if (!token) {
-        reject(new Error(`cannot listen on ${host}:${port}`));
+        reject(new TallydError('ERR_SERVER_LISTEN', `cannot listen on ${host}:${port}: in use, or not an address of this host`));
         return;
       }
       const actual = uws.us_socket_local_port(token);

@@ -77,6 +77,16 @@ describe.each(TRANSPORTS)('API over $name', (transport) => {
       expect(r.headers['content-length']).toBe('3');
     });
 
+    it('refuses to share its port with a second server', async () => {
+      const err = await start(transport, { shards: '1', listen: `127.0.0.1:${main.server.listener.port}` }).then(
+        () => null,
+        (e: unknown) => e as Error & { code?: string },
+      );
+      expect(err?.code).toBe('ERR_SERVER_LISTEN');
+      expect(err?.message).toContain(`127.0.0.1:${main.server.listener.port}`);
+      expect((await http(main.url, '/livez')).status).toBe(200);
+    });
+
     it('answers /livez and /readyz', async () => {
       const r = await http(main.url, '/readyz');
       expect(r.status).toBe(200);
