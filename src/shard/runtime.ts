@@ -8,7 +8,7 @@ import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:wor
 import { Packr } from 'msgpackr';
 import { Piscina } from 'piscina';
 import type { MetricDef, ResolvedConfig } from '../config/types.js';
-import type { EngineDelta, IdentifiedMetric } from '../engine/engine.js';
+import type { IdentifiedMetric } from '../engine/engine.js';
 import { frameBatch, type BatchFormat } from '../event/decode.js';
 import { Accumulator } from '../merge/accumulator.js';
 import type { EngineSnapshot } from '../metrics/types.js';
@@ -45,6 +45,8 @@ export interface RuntimeStats {
   lostBatches: number;
 }
 
+type DeltaMessage = ShardMessage & { t: 'delta' };
+
 const packr = new Packr({ useRecords: false });
 
 /** Events in a batch (0 if it cannot be framed): only on the rare path of a lost batch. */
@@ -70,7 +72,7 @@ export class Runtime {
   /** serializes flush-based operations (scrape, reset, add/remove, close) */
   private chain: Promise<unknown>;
   /** deltas held back while a reset waits for every shard's marker */
-  private held: { h: ShardHandle; delta: EngineDelta; acks: ShardMessage & { t: 'delta' } }[] | null;
+  private held: { h: ShardHandle; msg: DeltaMessage }[] | null;
   private tasks: Promise<void>[];
   busyRefusals: number;
   lostBatches: number;
@@ -171,16 +173,16 @@ export class Runtime {
     return started;
   }
 
-  private onDelta(h: ShardHandle, msg: ShardMessage & { t: 'delta' }): void {
+  private onDelta(h: ShardHandle, msg: DeltaMessage): void {
     if (this.held !== null && h.passedMarker) {
-      this.held.push({ h, delta: msg.delta, acks: msg });
+      this.held.push({ h, msg });
       return;
     }
     this.acc.apply(msg.delta);
     this.settle(h, msg);
   }
 
-  private settle(h: ShardHandle, msg: ShardMessage & { t: 'delta' }): void {
+  private settle(h: ShardHandle, msg: DeltaMessage): void {
     for (const ack of msg.acks) {
       const p = h.batches.get(ack.id);
       if (p === undefined) continue;
@@ -323,8 +325,8 @@ export class Runtime {
       const held = this.held;
       this.held = null;
       for (const x of held) {
-        this.acc.apply(x.delta);
-        this.settle(x.h, x.acks);
+        this.acc.apply(x.msg.delta);
+        this.settle(x.h, x.msg);
       }
       return out;
     });
