@@ -12,7 +12,6 @@ import {
   READ_POS,
   RECORDS_READ,
   SPACE_WANTED,
-  UNREPORTED,
   WRAP_AT,
   WRAP_NONE,
   WRITE_POS,
@@ -95,13 +94,6 @@ export class RingConsumer {
     return true;
   }
 
-  /**
-   * Publishes how many items taken out of the ring have no reported outcome
-   * yet; the producer collects it with takeUnreported() if this consumer dies.
-   */
-  setUnreported(n: number): void {
-    Atomics.store(this.i32, UNREPORTED, n);
-  }
 
   /** Whether a record is ready to read. */
   hasData(): boolean {

@@ -15,7 +15,7 @@
  *   |  4 VERSION    |  68 WRAP_AT         | 132 RECORDS_READ     | each 8-byte |
  *   |  8 CAPACITY   |  72 RECORDS_WRITTEN | 136 CONSUMER_WAITING | aligned     |
  *   |               |  76 SPACE_WANTED    |                      |             |
- *   |               |  80 CLOSED          | 140 UNREPORTED       |             |
+ *   |               |  80 CLOSED          |                      |             |
  *   +---------------+---------------------+----------------------+-----...-----+
  *
  * Record, at an 8-byte aligned offset of the data region (HEADER_BYTES = 16):
@@ -67,12 +67,6 @@ export const CLOSED = 20;
 export const READ_POS = 32;
 export const RECORDS_READ = 33;
 export const CONSUMER_WAITING = 34;
-/**
- * Kept by the consumer's owner for the producer: how many items (for a shard,
- * events) it has taken out of the ring without reporting their outcome yet.
- * If the consumer dies, the producer reads here what was lost with it.
- */
-export const UNREPORTED = 35;
 
 /** Byte offset of the data region in the SharedArrayBuffer. */
 export const DATA_START = 3 * CONTROL_LINE_BYTES;

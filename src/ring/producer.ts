@@ -13,7 +13,6 @@ import {
   RECORDS_READ,
   RECORDS_WRITTEN,
   SPACE_WANTED,
-  UNREPORTED,
   WRAP_AT,
   WRITE_POS,
   advance,
@@ -125,13 +124,6 @@ export class RingProducer {
     return (this.written - Atomics.load(this.i32, RECORDS_READ)) >>> 0;
   }
 
-  /**
-   * Returns what the consumer left in UNREPORTED and zeroes it: call it after
-   * the consumer died, before a new one attaches.
-   */
-  takeUnreported(): number {
-    return Atomics.exchange(this.i32, UNREPORTED, 0);
-  }
 
   /**
    * Resolves true once a record of `payloadBytes` fits, false if it still does

@@ -279,7 +279,7 @@ export class Runtime {
     const id = ++this.seq;
     for (;;) {
       if (h.producer.tryWrite(RECORD_CONTROL, id, 0, payload)) break;
-      await h.producer.waitForSpace(recordBytes(payload.length), 1000);
+      await h.producer.waitForSpace(payload.length, 1000);
     }
     return { id, record: h.written++ };
   }

@@ -304,17 +304,6 @@ describe('wrap-around', () => {
     expect(second.read(sink)).toBe(false);
   });
 
-  it('hands the count a dead consumer left unreported to the producer once', () => {
-    const sab = createRing(256);
-    const p = new RingProducer(sab);
-    const c = new RingConsumer(sab);
-    expect(p.takeUnreported()).toBe(0);
-    c.setUnreported(1234);
-    new RingConsumer(sab);
-    expect(p.takeUnreported()).toBe(1234);
-    expect(p.takeUnreported()).toBe(0);
-  });
-
   it('drops a wrap marker left behind by a consumer that died mid-skip', () => {
     const cap = 256;
     const sab = ringAt(cap, 200);
