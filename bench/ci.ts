@@ -5,7 +5,7 @@
  * verdicts and do not fail the run (a floor guards against regression from
  * where the code is; a target is where it should get to).
  *
- *   npm run bench:ci [-- --json] [--skip-e2e]
+ *   npm run bench:ci [-- --json] [--skip-e2e] [--floors FILE (default bench/floors.json)]
  */
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -40,14 +40,15 @@ async function main(): Promise<number> {
     options: {
       json: { type: 'boolean', default: false },
       'skip-e2e': { type: 'boolean', default: false },
+      floors: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: npm run bench:ci -- [--json] [--skip-e2e]\n');
+    process.stdout.write('usage: npm run bench:ci -- [--json] [--skip-e2e] [--floors FILE]\n');
     return 0;
   }
-  const floors = (JSON.parse(readFileSync(FLOORS, 'utf8')) as { checks: Floors }).checks;
+  const floors = (JSON.parse(readFileSync(values.floors ?? FLOORS, 'utf8')) as { checks: Floors }).checks;
   const log = (s: string): void => void process.stderr.write(`bench:ci: ${s}\n`);
   const t00 = performance.now();
   const measures: [string, () => Promise<RatioResult> | RatioResult][] = [
@@ -99,7 +100,7 @@ async function main(): Promise<number> {
     ];
     for (const o of outcomes) {
       L.push(
-        `| ${o.name}: ${o.what} | ${o.value.toFixed(2)} | ${o.rounds.map((x) => x.toFixed(2)).join(', ')} | ${o.floor} | ${o.pass ? 'pass' : 'FAIL'} | ${o.target} | ${o.targetMet ? 'met' : `missed (${((100 * o.value) / o.target).toFixed(0)}% of target)`} | ${o.detail} |`,
+        `| ${o.name}: ${o.what} | ${o.value.toFixed(3)} | ${o.rounds.map((x) => x.toFixed(2)).join(', ')} | ${o.floor} | ${o.pass ? 'pass' : 'FAIL'} | ${o.target} | ${o.targetMet ? 'met' : `missed (${((100 * o.value) / o.target).toFixed(1)}% of target)`} | ${o.detail} |`,
       );
     }
     process.stdout.write(`${L.join('\n')}\n`);

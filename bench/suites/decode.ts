@@ -12,7 +12,7 @@
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { isNativeAccelerationEnabled } from 'msgpackr';
+import { Packr, isNativeAccelerationEnabled } from 'msgpackr';
 import { FORMAT_JSON, FORMAT_MSGPACK, frameBatch } from '../../src/event/decode.js';
 import { newEvent } from '../../src/event/types.js';
 import { loadEvent } from '../../src/event/validate.js';
@@ -25,6 +25,8 @@ const EVENTS = 1000;
 
 interface Fixture {
   msgpack: Buffer;
+  /** the same events packed with msgpackr's record extension (a producer using Packr({ useRecords: true })) */
+  records: Buffer;
   json: Buffer;
   producer: RingProducer;
   consumer: RingConsumer;
@@ -37,6 +39,7 @@ function fixture(): Fixture {
   // producer and consumer on one thread: one write and one read per call
   return {
     msgpack: packBatch(events),
+    records: new Packr({ useRecords: true }).pack(events),
     json: Buffer.from(JSON.stringify(events)),
     producer: new RingProducer(sab),
     consumer: new RingConsumer(sab),
@@ -68,6 +71,17 @@ export async function decodeSuite(opts: SuiteOptions): Promise<AnyRow[]> {
   const ev = newEvent();
   const bench = newBench(opts, 'decode');
   addCopyTask(bench, f);
+  addTask(
+    bench,
+    `msgpack ${EVENTS} events packed with msgpackr records (${f.records.length} B vs ${f.msgpack.length} B): ring slot copied, frameBatch`,
+    () => {
+      f.producer.tryWrite(1, 1, RecordFormat.msgpack, f.records);
+      f.consumer.read(f.sink);
+      keep(frameBatch(f.sink.buffer.subarray(0, f.sink.length), FORMAT_MSGPACK));
+    },
+    EVENTS,
+    'events',
+  );
   addTask(bench, `json ${EVENTS} events: frameBatch from a Buffer`, () => keep(frameBatch(f.json, FORMAT_JSON)), EVENTS, 'events');
   addTask(
     bench,

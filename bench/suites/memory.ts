@@ -5,7 +5,9 @@
  * with its DistSnapshot in the main thread's Accumulator. Also
  * bench/distribution-memory.ts's figures per distribution.
  */
+import { Distribution, emptyDist, mergeInto } from '../../src/aggregate/index.js';
 import { Engine } from '../../src/engine/engine.js';
+import { MetricNode } from '../../src/metrics/node.js';
 import { distributionMemory } from '../distribution-memory.js';
 import { benchConfig } from '../fixtures/config.js';
 import { seriesEvents } from '../fixtures/mail.js';
@@ -44,6 +46,41 @@ export function subMetricMemory(n: number): SubMetricMemory {
   return { shard: shard / n, main: main / n };
 }
 
+/** heap per object made by `make`, over `n` of them */
+function perObject(n: number, make: (i: number) => unknown): number {
+  const keep: unknown[] = new Array<unknown>(n).fill(0);
+  const before = heapNow();
+  for (let i = 0; i < n; i++) keep[i] = make(i);
+  const per = heapGrowth(before, heapNow()) / n;
+  (globalThis as { keepBench?: unknown }).keepBench = keep;
+  (globalThis as { keepBench?: unknown }).keepBench = null;
+  return per;
+}
+
+/** what a sparse sub-metric is made of (heap per object, 100k objects each) */
+function components(): ValueRow[] {
+  const n = 100_000;
+  const three = (): Distribution => {
+    const d = new Distribution();
+    d.record(1000);
+    d.record(2000);
+    d.record(3000);
+    return d;
+  };
+  const snap = three().snapshot('full');
+  const rows: [string, (i: number) => unknown][] = [
+    ['Float64Array(3)', () => new Float64Array(3)],
+    ['Float64Array(14) (a Distribution\'s stats + first inline values)', () => new Float64Array(14)],
+    ['number[] of 9 doubles (plain JS array, for comparison)', (i) => [i + 0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5]],
+    ['Distribution with 3 values', three],
+    ['MetricNode with 1 Distribution (shard side, names not shared)', (i) => new MetricNode(`s${i}`, `s${i}`, i, 1, 3)],
+    ['Map with 1 entry', (i) => new Map([[`s${i}`, 1]])],
+    ['DistSnapshot of 3 values, full (what a delta carries)', () => three().snapshot('full')],
+    ['emptyDist() + mergeInto(3-value snapshot), main side (hist shared with the snapshot, not counted)', () => mergeInto(emptyDist(), snap)],
+  ];
+  return rows.map(([name, make]) => valueRow('memory', `component: ${name}`, perObject(n, make), 'bytes/object'));
+}
+
 export async function memorySuite(opts: SuiteOptions): Promise<ValueRow[]> {
   const n = opts.quick ? 20_000 : 100_000;
   const sub = subMetricMemory(n);
@@ -58,6 +95,7 @@ export async function memorySuite(opts: SuiteOptions): Promise<ValueRow[]> {
       valueRow('memory', 'Distribution, sparse (3 values)', d.sparsePer, 'bytes/distribution'),
       valueRow('memory', 'Distribution, dense (1000 values, HDR)', d.densePer, 'bytes/distribution'),
       valueRow('memory', 'hdr-histogram-js Int32Histogram, same geometry (reference)', d.plainPer, 'bytes/histogram'),
+      ...components(),
     );
   }
   return Promise.resolve(rows);

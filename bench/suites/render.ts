@@ -4,7 +4,8 @@
  * (3 values each) plus the built-in metrics, and the template-string floor:
  * the same series lines built from plain arrays.
  */
-import { depthFor, renderExport, type ExportFormat, type ExportOptions } from '../../src/export/index.js';
+import { serializeFamilies } from '../../src/export/exposition.js';
+import { buildModel, depthFor, renderExport, type ExportFormat, type ExportOptions } from '../../src/export/index.js';
 import { benchConfig } from '../fixtures/config.js';
 import { accumulatorOf, feedShards } from '../fixtures/state.js';
 import { seriesArraysOf, seriesLineCount, templateLines } from '../fixtures/template.js';
@@ -42,6 +43,12 @@ export async function renderSuite(opts: SuiteOptions): Promise<AnyRow[]> {
     const bench = newBench(opts, `render ${n}`, big ? { time: Math.min(opts.time, 500), iterations: 5, warmupIterations: 1 } : {});
     const label = seriesLabel(n);
     addTask(bench, `template strings, same series lines (floor), ${label} series`, () => keep(templateLines(arrays)), n, 'series');
+    if (!opts.quick) {
+      // the two halves of the strict renderers
+      const model = buildModel(view, RENDER_OPTS);
+      addTask(bench, `  openmetrics, part 1: buildModel (family model), ${label} series`, () => keep(buildModel(view, RENDER_OPTS)), n, 'series');
+      addTask(bench, `  openmetrics, part 2: serializeFamilies (text of a built model), ${label} series`, () => keep(serializeFamilies(model.families, true)), n, 'series');
+    }
     for (const f of FORMATS) {
       if (opts.quick && f !== 'openmetrics') continue;
       const depth = depthFor(f);
