@@ -3,8 +3,7 @@
  * render from it; a reset zeroes it at one point of every shard's stream.
  * Its shape is an EngineSnapshot, so exporters read it directly.
  */
-import { emptyDist, mergeInto } from '../aggregate/index.js';
-import type { DistSnapshot } from '../aggregate/types.js';
+import { MergedDist } from '../aggregate/index.js';
 import type { MetricDef } from '../config/types.js';
 import type { EngineDelta } from '../engine/engine.js';
 import { newCounters } from '../engine/engine.js';
@@ -14,6 +13,7 @@ import type { ChildKey, EngineCounters, EngineSnapshot, MetricSnapshot, NodeSnap
 import { mergeCounters } from './merge.js';
 
 interface AccNode extends NodeSnapshot {
+  dists: MergedDist[];
   children: AccNode[];
   index: Map<ChildKey, AccNode> | undefined;
 }
@@ -25,8 +25,8 @@ interface AccMetric extends MetricSnapshot {
 }
 
 function newNode(name: string, key: ChildKey, firstSeq: number, nDists: number): AccNode {
-  const dists: DistSnapshot[] = [];
-  for (let i = 0; i < nDists; i++) dists.push(emptyDist());
+  const dists: MergedDist[] = [];
+  for (let i = 0; i < nDists; i++) dists.push(new MergedDist());
   return { name, key, firstSeq, count: 0, dists, children: [], index: undefined };
 }
 
@@ -54,14 +54,14 @@ function addDists(target: AccNode, src: NodeSnapshot): void {
   target.count += src.count;
   for (let i = 0; i < target.dists.length; i++) {
     const s = src.dists[i];
-    if (s !== undefined) mergeInto(target.dists[i] as DistSnapshot, s);
+    if (s !== undefined) (target.dists[i] as MergedDist).add(s);
   }
   if (src.firstSeq < target.firstSeq) target.firstSeq = src.firstSeq;
 }
 
 function zero(node: AccNode): void {
   node.count = 0;
-  for (let i = 0; i < node.dists.length; i++) node.dists[i] = emptyDist();
+  for (let i = 0; i < node.dists.length; i++) (node.dists[i] as MergedDist).reset();
   for (const c of node.children) zero(c);
 }
 

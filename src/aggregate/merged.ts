@@ -1,0 +1,150 @@
+/**
+ * A distribution that is merged into, many times: the main thread's state
+ * (SPEC 6). Adding a shard delta costs the delta's size, not the
+ * accumulated state's: up to INLINE_MAX values it keeps every value, past
+ * that a dense counts array of the fixed geometry, added into in place. It
+ * reads as a DistSnapshot (exporters call statOf on it); its `hist` is built
+ * on demand and cached until the next change.
+ */
+import { COUNTS_LENGTH, histValue, indexOfValue } from './geometry.js';
+import type { BucketsHist, DistHist, DistSnapshot } from './types.js';
+import { INLINE_MAX, valuesHist } from './values.js';
+
+const UINT32_MAX = 4294967295;
+
+export class MergedDist implements DistSnapshot {
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  mean: number;
+  m2: number;
+  /** the values while count <= INLINE_MAX (unsorted), else null */
+  private vals: number[] | null;
+  /** the counts by counts-array index once count > INLINE_MAX, else null */
+  private dense: Float64Array | null;
+  /** kept across reset for reuse */
+  private spare: Float64Array | null;
+  private cached: DistHist | undefined;
+
+  constructor() {
+    this.count = 0;
+    this.sum = 0;
+    this.min = 0;
+    this.max = 0;
+    this.mean = 0;
+    this.m2 = 0;
+    this.vals = [];
+    this.dense = null;
+    this.spare = null;
+    this.cached = undefined;
+  }
+
+  /** Adds a full snapshot (with its hist) into this one. */
+  add(src: DistSnapshot): void {
+    const nb = src.count;
+    if (nb === 0) return;
+    const na = this.count;
+    if (na === 0) {
+      this.sum = src.sum;
+      this.min = src.min;
+      this.max = src.max;
+      this.mean = src.mean;
+      this.m2 = src.m2;
+    } else {
+      const n = na + nb;
+      const delta = src.mean - this.mean;
+      this.m2 = this.m2 + src.m2 + delta * delta * ((na * nb) / n);
+      this.mean = (na * this.mean + nb * src.mean) / n;
+      this.sum += src.sum;
+      if (src.min < this.min) this.min = src.min;
+      if (src.max > this.max) this.max = src.max;
+    }
+    this.count = na + nb;
+    this.cached = undefined;
+    const h = src.hist as DistHist | undefined;
+    if (h === undefined) return;
+    if (this.dense === null && this.count > INLINE_MAX) this.promote();
+    const dense = this.dense;
+    if (h.kind === 'values') {
+      const v = h.values;
+      if (dense !== null) {
+        for (let i = 0; i < v.length; i++) {
+          const j = indexOfValue(histValue(v[i] as number));
+          dense[j] = (dense[j] as number) + 1;
+        }
+      }
+      else for (let i = 0; i < v.length; i++) (this.vals as number[]).push(v[i] as number);
+    } else if (dense !== null) {
+      const idx = h.index;
+      const c = h.counts;
+      for (let k = 0; k < idx.length; k++) {
+        const j = idx[k] as number;
+        dense[j] = (dense[j] as number) + (c[k] as number);
+      }
+    }
+  }
+
+  private promote(): void {
+    let d = this.spare;
+    if (d === null) d = new Float64Array(COUNTS_LENGTH);
+    else d.fill(0);
+    this.spare = null;
+    const vals = this.vals as number[];
+    for (let i = 0; i < vals.length; i++) {
+      const j = indexOfValue(histValue(vals[i] as number));
+      d[j] = (d[j] as number) + 1;
+    }
+    this.vals = null;
+    this.dense = d;
+  }
+
+  /** The value distribution as a snapshot hist (undefined when empty). */
+  get hist(): DistHist | undefined {
+    if (this.count === 0) return undefined;
+    if (this.cached !== undefined) return this.cached;
+    let out: DistHist;
+    if (this.dense === null) {
+      out = valuesHist(Float64Array.from(this.vals as number[]).sort());
+    } else {
+      const d = this.dense;
+      const lo = indexOfValue(histValue(this.min));
+      const hi = indexOfValue(histValue(this.max));
+      let n = 0;
+      let big = false;
+      for (let i = lo; i <= hi; i++) {
+        if (d[i] !== 0) {
+          n++;
+          if ((d[i] as number) > UINT32_MAX) big = true;
+        }
+      }
+      const index = new Uint16Array(n);
+      const counts = big ? new Float64Array(n) : new Uint32Array(n);
+      let k = 0;
+      for (let i = lo; i <= hi; i++) {
+        const x = d[i] as number;
+        if (x !== 0) {
+          index[k] = i;
+          counts[k++] = x;
+        }
+      }
+      out = { kind: 'hdr', index, counts } satisfies BucketsHist;
+    }
+    this.cached = out;
+    return out;
+  }
+
+  /** Zeroes every figure (the dense array is kept for reuse). */
+  reset(): void {
+    this.count = 0;
+    this.sum = 0;
+    this.min = 0;
+    this.max = 0;
+    this.mean = 0;
+    this.m2 = 0;
+    if (this.dense !== null) this.spare = this.dense;
+    this.dense = null;
+    this.vals = [];
+    this.cached = undefined;
+  }
+}

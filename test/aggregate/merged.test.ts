@@ -1,0 +1,47 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Distribution, MergedDist, statOf } from '../../src/aggregate/index.js';
+
+const STATS = ['count', 'sum', 'min', 'max', 'median', '%95', '%99.9', '%1', '%50'];
+
+describe('MergedDist (the main thread state)', () => {
+  it('gives the figures of one distribution holding every value, for any sequence of added deltas', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.oneof(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: 50_000_000 })), { maxLength: 700 }), {
+          maxLength: 8,
+        }),
+        (parts) => {
+          const whole = new Distribution();
+          const merged = new MergedDist();
+          for (const part of parts) {
+            const d = new Distribution();
+            for (const v of part) {
+              d.record(v);
+              whole.record(v);
+            }
+            merged.add(d.snapshot('full'));
+          }
+          const w = whole.snapshot('full');
+          for (const s of STATS) expect([s, statOf(merged, s)]).toEqual([s, statOf(w, s)]);
+          expect(statOf(merged, 'stddev')).toBeCloseTo(statOf(w, 'stddev') as number, 6);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('zeroes on reset and is reusable', () => {
+    const m = new MergedDist();
+    const d = new Distribution();
+    for (let i = 1; i <= 1000; i++) d.record(i);
+    m.add(d.snapshot('full'));
+    expect(statOf(m, 'median')).toBe(500);
+    m.reset();
+    expect([statOf(m, 'count'), statOf(m, 'median'), statOf(m, 'max')]).toEqual([0, 0, 0]);
+    const e = new Distribution();
+    e.record(7);
+    m.add(e.snapshot('full'));
+    expect([statOf(m, 'count'), statOf(m, 'median'), statOf(m, '%99')]).toEqual([1, 7, 7]);
+  });
+});
