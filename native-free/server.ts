@@ -8,14 +8,26 @@ import { Server as NetServer, type Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { TallydError } from '../src/errors.js';
 import type { App } from '../src/server/app.js';
-import { STATUS_TEXT, type Begin, type HttpResponse, type Listener, type RequestHead } from '../src/server/types.js';
+import { STATUS_TEXT, type Begin, type ConnectionLimits, type HttpResponse, type Listener, type RequestHead } from '../src/server/types.js';
 
 export interface NativeFreeOptions {
-  /** a request must arrive whole within this (slowloris guard), ms */
+  /** a request must arrive whole within this (slowloris guard), ms; default request_timeout */
   requestTimeoutMs?: number;
-  /** idle keep-alive connections are closed after this, ms */
+  /** idle connections are closed after this, ms; default idle_timeout */
   keepAliveTimeoutMs?: number;
 }
+
+/**
+ * Requests a connection may have in flight (read, not answered yet). A client
+ * that pipelines more without reading the answers is disconnected: node:http
+ * would otherwise read and start every request it sends, however many.
+ * (uWebSockets.js closes a connection that sends a request while an answer
+ * is still being worked out.)
+ */
+const MAX_IN_FLIGHT_PER_CONNECTION = 32;
+
+/** Per connection: requests read and not answered yet. */
+const inFlight = new WeakMap<Socket, number>();
 
 function headOf(req: IncomingMessage): RequestHead {
   const url = req.url ?? '/';
@@ -50,6 +62,15 @@ function internalError(e: unknown): HttpResponse {
 }
 
 function handle(app: App, req: IncomingMessage, res: ServerResponse): void {
+  const socket = req.socket;
+  const n = (inFlight.get(socket) ?? 0) + 1;
+  inFlight.set(socket, n);
+  res.once('close', () => inFlight.set(socket, (inFlight.get(socket) ?? 1) - 1));
+  if (n > MAX_IN_FLIGHT_PER_CONNECTION) {
+    app.counters.closed.pipelining++;
+    socket.destroy();
+    return;
+  }
   let b: Begin | Promise<HttpResponse> | HttpResponse;
   try {
     b = app.begin(headOf(req));
@@ -114,12 +135,81 @@ function refuseUpgrade(socket: Socket, r: HttpResponse): void {
   socket.end(lines.join('\r\n'));
 }
 
+/** The bare answers node:http gives a broken or late request, then the connection closes. */
+const CLIENT_ERROR_ANSWERS: Record<string, string> = {
+  ERR_HTTP_REQUEST_TIMEOUT: 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+  HPE_HEADER_OVERFLOW: 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+};
+const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
+
+/**
+ * Closes a WebSocket that sends nothing (no message, no pong) for
+ * `timeoutMs`, pinging it at half that time, as uWebSockets.js does with
+ * idleTimeout: a live client answers the ping, a stalled one (for example in
+ * the middle of a frame) is closed.
+ */
+function watchIdle(app: App, ws: WebSocket, timeoutMs: number): () => void {
+  if (timeoutMs === 0) return () => undefined;
+  let last = performance.now();
+  let pinged = false;
+  const seen = (): void => {
+    last = performance.now();
+    pinged = false;
+  };
+  ws.on('message', seen);
+  ws.on('pong', seen);
+  ws.on('ping', seen);
+  const timer = setInterval(
+    () => {
+      const idle = performance.now() - last;
+      if (idle >= timeoutMs) {
+        app.counters.closed.websocket_idle++;
+        ws.terminate();
+      } else if (idle >= timeoutMs / 2 && !pinged) {
+        pinged = true;
+        ws.ping();
+      }
+    },
+    Math.max(250, Math.min(5000, timeoutMs / 8)),
+  );
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 export function listenNativeFree(app: App, host: string, port: number, opts: NativeFreeOptions = {}): Promise<Listener> {
+  const limits: ConnectionLimits = {
+    ...app.limits,
+    ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+    ...(opts.keepAliveTimeoutMs !== undefined ? { idleTimeoutMs: opts.keepAliveTimeoutMs } : {}),
+  };
   const server = createServer(
-    { requestTimeout: opts.requestTimeoutMs ?? 30_000, keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000 },
+    {
+      // headers and body within request_timeout, checked every second (node's default is every 30 s)
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, limits.requestTimeoutMs),
+      keepAliveTimeout: limits.idleTimeoutMs,
+    },
     (req, res) => handle(app, req, res),
   );
-  const wss = new WebSocketServer({ noServer: true, maxPayload: app.maxMessageBytes, perMessageDeflate: false });
+  // Socket inactivity: a connection that sends nothing (also before its
+  // first request, which node:http never times out by itself), or leaves an
+  // answer unread, is closed after idle_timeout. One whose answer is still
+  // being worked out (a scrape, a batch waiting for its shard) is kept.
+  server.timeout = limits.idleTimeoutMs;
+  server.on('timeout', (socket: Socket) => {
+    const busy = (inFlight.get(socket) ?? 0) > 0;
+    if (!busy || socket.writableLength > 0) {
+      app.counters.closed[busy ? 'unread_answers' : 'idle']++;
+      socket.destroy();
+    }
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') app.counters.closed.request_timeout++;
+    if (socket.writable && socket.bytesWritten === 0) socket.write(CLIENT_ERROR_ANSWERS[err.code ?? ''] ?? BAD_REQUEST);
+    socket.destroy();
+  });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes, perMessageDeflate: false });
   const sockets = new Set<WebSocket>();
   server.on('upgrade', (req: IncomingMessage, socket: Socket, headBuf: Buffer) => {
     const up = app.upgrade(headOf(req));
@@ -128,14 +218,28 @@ export function listenNativeFree(app: App, host: string, port: number, opts: Nat
       return;
     }
     const session = up.session;
+    // a handshake `ws` refuses (no key, wrong version) never opens: the session ends with the socket
+    let opened = false;
+    socket.once('close', () => {
+      if (!opened) session.close();
+    });
     wss.handleUpgrade(req, socket, headBuf, (ws: WebSocket) => {
+      opened = true;
       sockets.add(ws);
       let closed = false;
+      const unwatch = watchIdle(app, ws, limits.wsIdleTimeoutMs);
       ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
         const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
         session.message(buf, isBinary).then(
           (replies) => {
-            if (!closed) for (const r of replies) ws.send(r);
+            if (closed) return;
+            for (const r of replies) ws.send(r);
+            // a client that does not read its answers is closed, rather than its answers piling up here
+            if (ws.bufferedAmount > limits.wsMaxBackpressure) {
+              app.counters.closed.unread_answers++;
+              closed = true;
+              ws.terminate();
+            }
           },
           () => undefined,
         );
@@ -143,6 +247,7 @@ export function listenNativeFree(app: App, host: string, port: number, opts: Nat
       ws.on('close', () => {
         sockets.delete(ws);
         closed = true;
+        unwatch();
         session.close();
       });
       ws.on('error', () => undefined);

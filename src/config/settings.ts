@@ -20,6 +20,11 @@ export const SETTING_KEYS = [
   'max_sub_metrics',
   'max_body_bytes',
   'ring_bytes',
+  'request_timeout',
+  'idle_timeout',
+  'ws_idle_timeout',
+  'ws_max_backpressure',
+  'max_websockets',
 ] as const;
 export type SettingKey = (typeof SETTING_KEYS)[number];
 
@@ -30,6 +35,11 @@ export function isSettingKey(key: string): key is SettingKey {
 const MIB = 1024 * 1024;
 const MIN_RING_BYTES = 4096;
 const MAX_SHARDS = 1024;
+const HOUR_MS = 3600_000;
+/** uWebSockets.js takes a WebSocket idle timeout of 0 or 8 to 960 whole seconds (it aborts the process otherwise) */
+const WS_IDLE_MIN_S = 8;
+const WS_IDLE_MAX_S = 960;
+const MAX_WEBSOCKETS = 1_000_000;
 
 export function defaultSettings(): Settings {
   return {
@@ -44,6 +54,12 @@ export function defaultSettings(): Settings {
     maxSubMetrics: 10000,
     maxBodyBytes: 16 * MIB,
     ringBytes: 16 * MIB,
+    // uWebSockets.js closes an HTTP connection after 10 s without progress; node:http is held to the same
+    requestTimeoutMs: 10_000,
+    idleTimeoutMs: 10_000,
+    wsIdleTimeoutMs: 120_000,
+    wsMaxBackpressure: MIB,
+    maxWebsockets: 1024,
   };
 }
 
@@ -56,6 +72,33 @@ export function parseSize(s: string): number | null {
   const unit = (m[2] ?? m[3] ?? '').toLowerCase();
   const n = Number(m[1]) * (UNITS[unit] ?? 1);
   return Number.isSafeInteger(n) ? n : null;
+}
+
+const TIME_UNITS: Readonly<Record<string, number>> = {
+  ms: 1, msec: 1, msecs: 1, millisecond: 1, milliseconds: 1,
+  s: 1000, sec: 1000, secs: 1000, second: 1000, seconds: 1000,
+  m: 60_000, min: 60_000, mins: 60_000, minute: 60_000, minutes: 60_000,
+  h: HOUR_MS, hour: HOUR_MS, hours: HOUR_MS,
+  d: 24 * HOUR_MS, day: 24 * HOUR_MS, days: 24 * HOUR_MS,
+};
+
+/** A time in Dovecot's syntax (`10s`, `10 secs`, `500ms`, `2 mins`; a bare number is seconds), in ms, or null. */
+export function parseTime(s: string): number | null {
+  const m = /^(\d+)\s*([a-zA-Z]*)$/.exec(s.trim());
+  if (m === null) return null;
+  const unit = (m[2] ?? '').toLowerCase();
+  const mult = unit === '' ? 1000 : Object.hasOwn(TIME_UNITS, unit) ? TIME_UNITS[unit] : undefined;
+  if (mult === undefined) return null;
+  const n = Number(m[1]) * mult;
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+export function formatTime(ms: number): string {
+  if (ms === 0) return '0';
+  for (const [suffix, mult] of [['h', HOUR_MS], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms % mult === 0) return `${ms / mult}${suffix}`;
+  }
+  return `${ms}ms`;
 }
 
 export function formatSize(n: number): string {
@@ -144,6 +187,15 @@ function parseBytes(key: string, s: string, posAt: PosAt, min: number): number {
   return n;
 }
 
+function parseTimeSetting(key: string, s: string, posAt: PosAt, minMs: number, maxMs: number): number {
+  const ms = parseTime(s);
+  if (ms === null) throw settingError(key, posAt(0), `'${s}' is not a time (like 10s, 500ms or 2 mins)`);
+  if (ms < minMs || ms > maxMs) {
+    throw settingError(key, posAt(0), `must be from ${formatTime(minMs)} to ${formatTime(maxMs)}, not '${s}'`);
+  }
+  return ms;
+}
+
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Apply one setting (already known to be a tallyd key) to `s`. */
@@ -195,6 +247,27 @@ export function applySetting(s: Mutable<Settings>, key: SettingKey, raw: string,
     case 'ring_bytes':
       s.ringBytes = parseBytes(key, text, at, MIN_RING_BYTES);
       return;
+    case 'request_timeout':
+      s.requestTimeoutMs = parseTimeSetting(key, text, at, 100, HOUR_MS);
+      return;
+    case 'idle_timeout':
+      s.idleTimeoutMs = parseTimeSetting(key, text, at, 100, HOUR_MS);
+      return;
+    case 'ws_idle_timeout': {
+      const ms = parseTime(text);
+      if (ms === null) throw settingError(key, at(0), `'${text}' is not a time (like 120s or 2 mins)`);
+      if (ms !== 0 && (ms % 1000 !== 0 || ms < WS_IDLE_MIN_S * 1000 || ms > WS_IDLE_MAX_S * 1000)) {
+        throw settingError(key, at(0), `must be 0 (off) or whole seconds from ${WS_IDLE_MIN_S}s to ${WS_IDLE_MAX_S}s, not '${text}'`);
+      }
+      s.wsIdleTimeoutMs = ms;
+      return;
+    }
+    case 'ws_max_backpressure':
+      s.wsMaxBackpressure = parseBytes(key, text, at, 1024);
+      return;
+    case 'max_websockets':
+      s.maxWebsockets = parseCount(key, text, at, MAX_WEBSOCKETS);
+      return;
   }
 }
 
@@ -238,5 +311,10 @@ export function formatSettings(s: Settings): string[] {
     `max_sub_metrics = ${s.maxSubMetrics}`,
     `max_body_bytes = ${formatSize(s.maxBodyBytes)}`,
     `ring_bytes = ${formatSize(s.ringBytes)}`,
+    `request_timeout = ${formatTime(s.requestTimeoutMs)}`,
+    `idle_timeout = ${formatTime(s.idleTimeoutMs)}`,
+    `ws_idle_timeout = ${formatTime(s.wsIdleTimeoutMs)}`,
+    `ws_max_backpressure = ${formatSize(s.wsMaxBackpressure)}`,
+    `max_websockets = ${s.maxWebsockets}`,
   ];
 }

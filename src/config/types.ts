@@ -58,6 +58,16 @@ export interface Settings {
   readonly maxSubMetrics: number;
   readonly maxBodyBytes: number;
   readonly ringBytes: number;
+  /** ms a whole HTTP request (headers and body) may take to arrive (request_timeout) */
+  readonly requestTimeoutMs: number;
+  /** ms an HTTP connection may stay idle, or leave its answer unread (idle_timeout) */
+  readonly idleTimeoutMs: number;
+  /** ms a WebSocket may go without a message or a pong, 0 = never closed for it (ws_idle_timeout) */
+  readonly wsIdleTimeoutMs: number;
+  /** bytes of unsent answers a WebSocket may hold before it is closed (ws_max_backpressure) */
+  readonly wsMaxBackpressure: number;
+  /** open WebSockets at most; further upgrades are refused with 503 (max_websockets) */
+  readonly maxWebsockets: number;
 }
 
 export interface ConfigWarning {

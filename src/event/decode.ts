@@ -3,7 +3,8 @@
  * or an array of events), JSON (an event or an array) and NDJSON (one event
  * per line, each line framed on its own).
  */
-import { Unpackr } from 'msgpackr';
+import { isNativeAccelerationEnabled, Unpackr } from 'msgpackr';
+import { scanMsgpack } from './msgpack.js';
 
 export const FORMAT_MSGPACK = 1;
 export const FORMAT_JSON = 2;
@@ -38,16 +39,36 @@ function pushValue(out: unknown[], v: unknown): void {
 }
 
 /**
+ * Bytes msgpackr may read: the native string extractor of msgpackr-extract
+ * crashes the process on a Buffer over a SharedArrayBuffer, so with it loaded
+ * such a view is copied first (the JavaScript decoder reads shared memory).
+ */
+function readableBytes(bytes: Uint8Array): Uint8Array {
+  return isNativeAccelerationEnabled && bytes.buffer instanceof SharedArrayBuffer ? Uint8Array.prototype.slice.call(bytes) : bytes;
+}
+
+export interface FrameOptions {
+  /**
+   * msgpack from the network: plain msgpack only (SPEC 2.3), checked by
+   * scanMsgpack before msgpackr reads it (complete values, no 0xc1, no
+   * msgpackr extensions such as records, nesting at most MAX_DEPTH). Without
+   * it, whatever msgpackr decodes is taken (`tallyd aggregate` on files).
+   */
+  plain?: boolean;
+}
+
+/**
  * Frames `bytes` into the list of events it holds, in order. A BrokenLine
  * entry stands for an NDJSON line that did not parse. Throws FramingError.
  */
-export function frameBatch(bytes: Uint8Array, format: BatchFormat): unknown[] {
+export function frameBatch(bytes: Uint8Array, format: BatchFormat, opts?: FrameOptions): unknown[] {
   const out: unknown[] = [];
   if (format === FORMAT_MSGPACK) {
     if (bytes.length === 0) return out;
     let values: unknown[];
     try {
-      values = unpackr.unpackMultiple(bytes) as unknown[];
+      if (opts?.plain === true) scanMsgpack(bytes);
+      values = unpackr.unpackMultiple(readableBytes(bytes)) as unknown[];
     } catch (e) {
       throw new FramingError(`invalid msgpack: ${(e as Error).message}`);
     }
@@ -83,6 +104,73 @@ export function frameBatch(bytes: Uint8Array, format: BatchFormat): unknown[] {
     start = end + 1;
   }
   return out;
+}
+
+/**
+ * The number of events `frameBatch(bytes, format, { plain: true })` would
+ * give, without decoding: no allocation for msgpack and JSON. For a batch
+ * that cannot be framed it is 0 (msgpack) or a count of its top-level values
+ * (JSON). The
+ * main thread uses it for the events of a batch lost with its shard, so that
+ * a shard's death never makes it decode a batch (which may be what killed
+ * the shard).
+ */
+export function countBatchEvents(bytes: Uint8Array, format: BatchFormat): number {
+  if (format === FORMAT_MSGPACK) {
+    try {
+      return scanMsgpack(bytes);
+    } catch {
+      return 0;
+    }
+  }
+  if (format === FORMAT_JSON) return countJsonValues(bytes);
+  const text = utf8.decode(bytes);
+  let n = 0;
+  let start = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    if (text.slice(start, end).trim() !== '') n++;
+    start = end + 1;
+  }
+  return n;
+}
+
+const isJsonSpace = (c: number | undefined): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
+/** Top-level elements of a JSON array, 1 for any other JSON text, 0 for blank. */
+function countJsonValues(b: Uint8Array): number {
+  let i = 0;
+  if (b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) i = 3; // BOM, dropped by the decoder
+  while (i < b.length && isJsonSpace(b[i])) i++;
+  if (i === b.length) return 0;
+  // one value, unless the text is blank to String.prototype.trim (as frameBatch decides)
+  if (b[i] !== 0x5b) return utf8.decode(b).trim() === '' ? 0 : 1;
+  let depth = 0;
+  let count = 0;
+  let seen = false;
+  let inString = false;
+  for (; i < b.length; i++) {
+    const c = b[i] as number;
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) {
+      inString = true;
+      if (depth === 1) seen = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      depth++;
+      if (depth === 2) seen = true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+      if (depth === 0) return count + (seen ? 1 : 0);
+    } else if (c === 0x2c) {
+      if (depth === 1) count++;
+    } else if (depth === 1 && !isJsonSpace(c)) seen = true;
+  }
+  return count + (seen ? 1 : 0);
 }
 
 /** Maps an HTTP content type to a batch format, or null when it is not one. */

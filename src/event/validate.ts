@@ -31,8 +31,22 @@ export const R_INVALID_JSON = 8;
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
+/**
+ * A plain object: what msgpackr (maps as objects) and JSON.parse make of a
+ * map. Anything else a decoder may produce (arrays, buffers, dates, msgpackr's
+ * object for byte 0xc1, which carries a `name`) is not a map.
+ */
 function isMap(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v) && !(v instanceof Map);
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/** Field names in reasons are cut: a reason never echoes a megabyte back. */
+const MAX_NAME_IN_REASON = 64;
+
+function shown(k: string): string {
+  return JSON.stringify(k.length <= MAX_NAME_IN_REASON ? k : `${k.slice(0, MAX_NAME_IN_REASON)}…`);
 }
 
 function own(o: Record<string, unknown>, k: string): unknown {
@@ -87,10 +101,10 @@ export function loadEvent(raw: unknown, out: TallyEvent): number {
           if (v < 0) negative = true;
           continue;
         }
-        return reject(R_INVALID_FIELD_VALUE, `field "${k}" is not a finite number`);
+        return reject(R_INVALID_FIELD_VALUE, `field ${shown(k)} is not a finite number`);
       }
       if (Array.isArray(v) && isStringArray(v)) continue;
-      return reject(R_INVALID_FIELD_VALUE, `field "${k}" has an unsupported type`);
+      return reject(R_INVALID_FIELD_VALUE, `field ${shown(k)} has an unsupported type`);
     }
   }
 

@@ -7,11 +7,30 @@ import ipaddr from 'ipaddr.js';
 
 type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
+/**
+ * An IPv6 text with a trailing dotted quad, in hex groups: ipaddr.js takes
+ * any such text for IPv4-mapped (it reads the IPv4-compatible `::10.1.2.3`,
+ * which node prints for the IPv6 peer ::a01:203, as ::ffff:10.1.2.3);
+ * written in hex, only a real ::ffff:0:0/96 address is mapped.
+ */
+function hexV6(t: string): string | null {
+  const m = /^(.*:)(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(t);
+  if (m === null) return t;
+  const o = m.slice(2, 6).map(Number) as [number, number, number, number];
+  if (o.some((x) => x > 255)) return null;
+  return `${m[1]}${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
+}
+
 function parsePeer(text: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
   let t = text;
   if (t.startsWith('[') && t.endsWith(']')) t = t.slice(1, -1);
   const pct = t.indexOf('%');
   if (pct !== -1) t = t.slice(0, pct);
+  if (t.includes(':')) {
+    const hex = hexV6(t);
+    if (hex === null) return null;
+    t = hex;
+  }
   if (!ipaddr.isValid(t)) return null;
   const a = ipaddr.parse(t);
   if (a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress()) return (a as ipaddr.IPv6).toIPv4Address();
@@ -24,7 +43,10 @@ export class NetworkList {
 
   constructor(entries: readonly string[]) {
     this.text = entries.join(' ');
-    this.ranges = entries.map((e) => {
+    this.ranges = entries.map((entry) => {
+      const slash = entry.indexOf('/');
+      const addr = slash === -1 ? entry : entry.slice(0, slash);
+      const e = (addr.includes(':') ? (hexV6(addr) ?? addr) : addr) + (slash === -1 ? '' : entry.slice(slash));
       if (e.includes('/')) return ipaddr.parseCIDR(e);
       const a = ipaddr.parse(e);
       return [a, a.kind() === 'ipv4' ? 32 : 128] as Range;

@@ -24,7 +24,7 @@ import { outcomeResponse, StreamSession } from './ingest.js';
 import { negotiateExposition, wantsGzip } from './negotiate.js';
 import { fail, json, text } from './respond.js';
 import { jsonFamilies, newServerCounters, serverFamilies, type ServerCounters } from './self.js';
-import type { Begin, HttpResponse, RequestHead, Upgrade } from './types.js';
+import type { Begin, ConnectionLimits, HttpResponse, RequestHead, Upgrade } from './types.js';
 
 export type Readiness = 'starting' | 'ready' | 'draining';
 
@@ -96,6 +96,18 @@ export class App {
    */
   get maxMessageBytes(): number {
     return Math.min(this.cfg.settings.maxBodyBytes, this.rt.maxBatchBytes);
+  }
+
+  /** Connection limits and timeouts of the transports (SPEC 7; docs/reliability.md). */
+  get limits(): ConnectionLimits {
+    const s = this.cfg.settings;
+    return {
+      requestTimeoutMs: s.requestTimeoutMs,
+      idleTimeoutMs: s.idleTimeoutMs,
+      wsIdleTimeoutMs: s.wsIdleTimeoutMs,
+      wsMaxBackpressure: s.wsMaxBackpressure,
+      maxMessageBytes: this.maxMessageBytes,
+    };
   }
 
   private tooLargeMessage(): string {
@@ -172,6 +184,11 @@ export class App {
     if (denied !== null) return { ok: false, response: denied };
     if (this.readiness === 'draining') {
       return { ok: false, response: fail(503, 'ERR_INGEST_BUSY', 'tallyd is shutting down', { 'retry-after': '5' }) };
+    }
+    const max = this.cfg.settings.maxWebsockets;
+    if (this.counters.wsConnections >= max) {
+      this.counters.wsRefused++;
+      return { ok: false, response: fail(503, 'ERR_INGEST_BUSY', `${max} WebSockets are open (max_websockets); retry later`, { 'retry-after': '5' }) };
     }
     const q = new URLSearchParams(req.query);
     const ack = q.get('ack') === '1' || q.get('ack') === 'true';

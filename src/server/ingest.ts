@@ -12,6 +12,12 @@ import type { HttpResponse, WsSession } from './types.js';
 const WS_SPACE_WAIT_MS = 2000;
 /** Messages a WebSocket may have waiting before the oldest are answered busy. */
 const WS_MAX_QUEUED = 64;
+/**
+ * Bytes a WebSocket may have waiting (messages read, not yet answered) before
+ * new ones are answered busy at once: one connection cannot hold 64 messages
+ * of max_body_bytes each in memory. At least one message always fits.
+ */
+const WS_MAX_QUEUED_BYTES = 32 * 1024 * 1024;
 
 export interface IngestCounters {
   httpBatches: number;
@@ -56,6 +62,7 @@ export class StreamSession implements WsSession {
   readonly maxMessageBytes: number;
   private seq: number;
   private queued: number;
+  private queuedBytes: number;
   private tail: Promise<unknown>;
   private closed: boolean;
 
@@ -66,6 +73,7 @@ export class StreamSession implements WsSession {
     this.counters = counters;
     this.seq = 0;
     this.queued = 0;
+    this.queuedBytes = 0;
     this.tail = Promise.resolve();
     this.closed = false;
     counters.wsConnections++;
@@ -74,10 +82,11 @@ export class StreamSession implements WsSession {
   message(data: Buffer, binary: boolean): Promise<string[]> {
     const seq = ++this.seq;
     this.counters.wsMessages++;
-    if (this.queued >= WS_MAX_QUEUED) {
+    if (this.queued >= WS_MAX_QUEUED || (this.queued > 0 && this.queuedBytes + data.length > Math.max(WS_MAX_QUEUED_BYTES, this.maxMessageBytes))) {
       return Promise.resolve([JSON.stringify({ seq, busy: true, error: 'ERR_INGEST_BUSY', message: 'too many messages waiting' })]);
     }
     this.queued++;
+    this.queuedBytes += data.length;
     const run = async (): Promise<string[]> => {
       try {
         return await this.handle(seq, data, binary ? FORMAT_MSGPACK : textFormat(data));
@@ -86,6 +95,7 @@ export class StreamSession implements WsSession {
         return [JSON.stringify({ seq, error: 'ERR_INTERNAL', message: (e as Error).message ?? String(e) })];
       } finally {
         this.queued--;
+        this.queuedBytes -= data.length;
       }
     };
     const p = this.tail.then(run, run);

@@ -7,14 +7,30 @@ import type { SelfFamily } from '../export/index.js';
 import type { Runtime } from '../shard/runtime.js';
 import type { IngestCounters } from './ingest.js';
 
+/** Why tallyd closed a connection itself (where the transport lets it see that). */
+export type CloseReason = 'request_timeout' | 'idle' | 'unread_answers' | 'websocket_idle' | 'pipelining';
+export const CLOSE_REASONS: readonly CloseReason[] = ['request_timeout', 'idle', 'unread_answers', 'websocket_idle', 'pipelining'];
+
 export interface ServerCounters extends IngestCounters {
   scrapes: number;
   lastScrapeSeconds: number;
   unauthorized: number;
+  /** WebSocket upgrades refused at max_websockets */
+  wsRefused: number;
+  closed: Record<CloseReason, number>;
 }
 
 export function newServerCounters(): ServerCounters {
-  return { httpBatches: 0, wsMessages: 0, wsConnections: 0, scrapes: 0, lastScrapeSeconds: 0, unauthorized: 0 };
+  return {
+    httpBatches: 0,
+    wsMessages: 0,
+    wsConnections: 0,
+    scrapes: 0,
+    lastScrapeSeconds: 0,
+    unauthorized: 0,
+    wsRefused: 0,
+    closed: { request_timeout: 0, idle: 0, unread_answers: 0, websocket_idle: 0, pipelining: 0 },
+  };
 }
 
 
@@ -35,6 +51,13 @@ export function serverFamilies(rt: Runtime, c: ServerCounters): SelfFamily[] {
     { name: 'tallyd_http_batches_total', help: 'Batches received over HTTP', type: 'counter', samples: [{ labels: {}, value: c.httpBatches }] },
     { name: 'tallyd_websocket_messages_total', help: 'Messages received over WebSocket', type: 'counter', samples: [{ labels: {}, value: c.wsMessages }] },
     { name: 'tallyd_websocket_connections', help: 'Open WebSocket ingest connections', type: 'gauge', samples: [{ labels: {}, value: c.wsConnections }] },
+    { name: 'tallyd_websocket_refusals_total', help: 'WebSocket upgrades refused at max_websockets', type: 'counter', samples: [{ labels: {}, value: c.wsRefused }] },
+    {
+      name: 'tallyd_connections_closed_total',
+      help: 'Connections tallyd closed: request_timeout, idle, unread_answers, websocket_idle, pipelining',
+      type: 'counter',
+      samples: CLOSE_REASONS.map((r) => ({ labels: { reason: r }, value: c.closed[r] })),
+    },
     { name: 'tallyd_unauthorized_requests_total', help: 'Requests refused with 401', type: 'counter', samples: [{ labels: {}, value: c.unauthorized }] },
     { name: 'tallyd_scrapes_total', help: 'Scrapes and dumps served', type: 'counter', samples: [{ labels: {}, value: c.scrapes }] },
     { name: 'tallyd_scrape_duration_seconds', help: 'Duration of the last scrape (merge and render)', type: 'gauge', samples: [{ labels: {}, value: c.lastScrapeSeconds }] },

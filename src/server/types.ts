@@ -42,6 +42,16 @@ export interface WsSession {
   close(): void;
 }
 
+/** What the transports enforce on connections (settings request_timeout, idle_timeout, ws_*). */
+export interface ConnectionLimits {
+  requestTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** 0: off */
+  wsIdleTimeoutMs: number;
+  wsMaxBackpressure: number;
+  maxMessageBytes: number;
+}
+
 export type Upgrade = { ok: true; session: WsSession } | { ok: false; response: HttpResponse };
 
 /** What a transport adapter gives the CLI: where it listens, and how to stop it. */
@@ -63,6 +73,7 @@ export const STATUS_TEXT: Record<number, string> = {
   401: 'Unauthorized',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',

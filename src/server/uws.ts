@@ -62,17 +62,35 @@ function head(res: UwsResponse, req: UwsRequest): RequestHead {
   };
 }
 
+/** A body buffer starts at most this large and grows as bytes arrive: a declared length is only a claim. */
+const FIRST_BODY_BUFFER = 1024 * 1024;
+
 /**
  * Reads a body of at most `begin.limit` bytes. Over the limit the 413 goes out
  * at once and the rest of the body is read and dropped, keeping the
  * connection: closing it under a client that is still sending would reset it,
  * and the client would see a broken pipe instead of the 413.
+ *
+ * A body that is not complete within request_timeout of its headers is
+ * answered 408 and its connection closed (uWS's own limit, 10 s without
+ * 16 KB/s of progress, applies too).
  */
-function readBody(res: UwsResponse, conn: Conn, begin: Begin & { kind: 'body' }, declared: number): void {
+function readBody(app: App, res: UwsResponse, conn: Conn, begin: Begin & { kind: 'body' }, declared: number): void {
   let refused = declared > begin.limit;
-  let buf = Buffer.allocUnsafe(refused ? 0 : declared > 0 ? declared : 64 * 1024);
+  let buf = Buffer.allocUnsafe(refused ? 0 : declared > 0 ? Math.min(declared, FIRST_BODY_BUFFER) : 64 * 1024);
   let len = 0;
+  const timer = setTimeout(() => {
+    if (conn.done) return;
+    conn.done = true;
+    app.counters.closed.request_timeout++;
+    res.cork(() => {
+      res.writeStatus(statusLine(408));
+      res.end('', true);
+    });
+  }, app.limits.requestTimeoutMs);
+  timer.unref();
   res.onData((chunk, isLast) => {
+    if (isLast || conn.done) clearTimeout(timer);
     if (refused || conn.done) return;
     const n = chunk.byteLength;
     if (len + n > begin.limit) {
@@ -89,13 +107,17 @@ function readBody(res: UwsResponse, conn: Conn, begin: Begin & { kind: 'body' },
     Buffer.from(chunk).copy(buf, len);
     len += n;
     if (!isLast) return;
+    clearTimeout(timer);
     begin.finish(buf.subarray(0, len)).then(
       (r) => send(res, conn, r),
       (e: unknown) => send(res, conn, internalError(e)),
     );
   });
   // onData is in place (uWS drops the rest of the body into it): answer now
-  if (refused) send(res, conn, begin.tooLarge());
+  if (refused) {
+    clearTimeout(timer);
+    send(res, conn, begin.tooLarge());
+  }
 }
 
 function internalError(e: unknown): HttpResponse {
@@ -105,6 +127,9 @@ function internalError(e: unknown): HttpResponse {
     body: JSON.stringify({ error: 'ERR_INTERNAL', message: (e as Error).message ?? String(e) }),
   };
 }
+
+/** uWS WebSocket.send: the message was dropped (backpressure over maxBackpressure) */
+const SEND_DROPPED = 2;
 
 interface WsData {
   session: WsSession;
@@ -116,10 +141,15 @@ type UwsSocket = import('uWebSockets.js').WebSocket<WsData>;
 export function listenUws(uws: Uws, app: App, host: string, port: number): Promise<Listener> {
   const server = uws.App();
   const sockets = new Set<UwsSocket>();
+  const limits = app.limits;
   server.ws<WsData>('/*', {
-    maxPayloadLength: app.maxMessageBytes,
-    idleTimeout: 120,
-    maxBackpressure: 16 * 1024 * 1024,
+    maxPayloadLength: limits.maxMessageBytes,
+    // a WebSocket without a message or a pong for this long is closed (uWS pings it before)
+    idleTimeout: limits.wsIdleTimeoutMs / 1000,
+    sendPingsAutomatically: true,
+    // a client that does not read its answers is closed, rather than its answers dropped
+    maxBackpressure: limits.wsMaxBackpressure,
+    closeOnBackpressureLimit: true as unknown as number, // typed as a number, read as a boolean
     compression: uws.DISABLED,
     upgrade: (res, req, context) => {
       const h = head(res, req);
@@ -143,7 +173,15 @@ export function listenUws(uws: Uws, app: App, host: string, port: number): Promi
         (replies) => {
           if (data.closed || replies.length === 0) return;
           ws.cork(() => {
-            for (const r of replies) ws.send(r, false);
+            for (const r of replies) {
+              // over maxBackpressure uWS drops the answer (and would only stop reading): a client
+              // that does not read its answers is closed at once
+              if (ws.send(r, false) === SEND_DROPPED) {
+                app.counters.closed.unread_answers++;
+                ws.close();
+                break;
+              }
+            }
           });
         },
         () => undefined,
@@ -179,7 +217,7 @@ export function listenUws(uws: Uws, app: App, host: string, port: number): Promi
       );
     } else if ('kind' in b) {
       if (b.kind === 'respond') send(res, conn, b.response);
-      else readBody(res, conn, b, declared);
+      else readBody(app, res, conn, b, declared);
     } else send(res, conn, b);
   });
   return new Promise((resolve, reject) => {

@@ -9,7 +9,7 @@ import { Packr } from 'msgpackr';
 import { Piscina } from 'piscina';
 import type { MetricDef, ResolvedConfig } from '../config/types.js';
 import type { IdentifiedMetric } from '../engine/engine.js';
-import { frameBatch, type BatchFormat } from '../event/decode.js';
+import { countBatchEvents, type BatchFormat } from '../event/decode.js';
 import { Accumulator } from '../merge/accumulator.js';
 import type { EngineSnapshot } from '../metrics/types.js';
 import { createRing, recordBytes } from '../ring/index.js';
@@ -48,15 +48,6 @@ export interface RuntimeStats {
 type DeltaMessage = ShardMessage & { t: 'delta' };
 
 const packr = new Packr({ useRecords: false });
-
-/** Events in a batch (0 if it cannot be framed): only on the rare path of a lost batch. */
-function countEvents(bytes: Uint8Array, format: BatchFormat): number {
-  try {
-    return frameBatch(bytes, format).length;
-  } catch {
-    return 0;
-  }
-}
 
 export class Runtime {
   private readonly pool: Piscina;
@@ -208,7 +199,8 @@ export class Runtime {
       if (p.record < read) {
         h.batches.delete(id);
         this.lostBatches++;
-        lost += countEvents(p.bytes, p.format);
+        // counted without decoding: the batch may be what killed the shard
+        lost += countBatchEvents(p.bytes, p.format);
         p.resolve({ kind: 'lost' });
       }
     }

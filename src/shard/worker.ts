@@ -49,7 +49,8 @@ export default async function runShard(task: ShardTask): Promise<{ shard: number
       const ack: BatchAck = { id: sink.id, accepted: 0, rejected: 0, errors: [] };
       try {
         const bytes = sink.buffer.subarray(0, sink.length);
-        const events = frameBatch(bytes, sink.format as BatchFormat);
+        // from the network: plain msgpack only, structure checked before msgpackr reads it
+        const events = frameBatch(bytes, sink.format as BatchFormat, { plain: true });
         engine.counters.bytes += bytes.length;
         const r = engine.ingest(events, sink.id);
         ack.accepted = r.accepted;

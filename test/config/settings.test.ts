@@ -20,6 +20,11 @@ describe('settings', () => {
       maxSubMetrics: 10000,
       maxBodyBytes: 16 * 1024 * 1024,
       ringBytes: 16 * 1024 * 1024,
+      requestTimeoutMs: 10_000,
+      idleTimeoutMs: 10_000,
+      wsIdleTimeoutMs: 120_000,
+      wsMaxBackpressure: 1024 * 1024,
+      maxWebsockets: 1024,
     });
     expect(Object.isFrozen(settingsOf(''))).toBe(true);
   });
@@ -38,6 +43,11 @@ describe('settings', () => {
         'max_sub_metrics = 500',
         'max_body_bytes = 1 M',
         'ring_bytes = 64MB',
+        'request_timeout = 30 secs',
+        'idle_timeout = 500ms',
+        'ws_idle_timeout = 2 mins',
+        'ws_max_backpressure = 64k',
+        'max_websockets = 100',
       ].join('\n'),
     );
     expect(s).toEqual({
@@ -52,6 +62,11 @@ describe('settings', () => {
       maxSubMetrics: 500,
       maxBodyBytes: 1024 * 1024,
       ringBytes: 64 * 1024 * 1024,
+      requestTimeoutMs: 30_000,
+      idleTimeoutMs: 500,
+      wsIdleTimeoutMs: 120_000,
+      wsMaxBackpressure: 64 * 1024,
+      maxWebsockets: 100,
     });
   });
 
