@@ -67,7 +67,8 @@ function handle(app: App, req: IncomingMessage, res: ServerResponse): void {
   inFlight.set(socket, n);
   res.once('close', () => inFlight.set(socket, (inFlight.get(socket) ?? 1) - 1));
   if (n > MAX_IN_FLIGHT_PER_CONNECTION) {
-    app.counters.closed.pipelining++;
+    // the requests of the chunk already parsed come here too: count the connection once
+    if (!socket.destroyed) app.counters.closed.pipelining++;
     socket.destroy();
     return;
   }

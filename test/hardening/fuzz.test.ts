@@ -4,9 +4,11 @@
  * over valid inputs, mutated inputs and raw bytes. No crash, no hang (a
  * hang would exceed the test's timeout), nothing thrown but FramingError /
  * ConfigError, no prototype polluted. `npm run fuzz` runs the same targets
- * longer (scripts/fuzz.ts).
+ * longer (TALLYD_FUZZ_RUNS runs per target).
  */
+import { spawnSync } from 'node:child_process';
 import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -80,6 +82,30 @@ describe('decoder fuzz', () => {
     expect(countBatchEvents(Buffer.concat([mp, mp.subarray(0, 5 + 9)]), FORMAT_MSGPACK)).toBe(0);
     expect(countBatchEvents(Buffer.from(JSON.stringify(events)), FORMAT_JSON)).toBe(70_000);
     expect(countBatchEvents(Buffer.from(events.map((e) => JSON.stringify(e)).join('\n')), FORMAT_NDJSON)).toBe(70_000);
+  });
+});
+
+describe('shared memory never reaches the native decoder', () => {
+  it('frameBatch on a Buffer over a SharedArrayBuffer decodes instead of crashing the process (msgpackr-extract loaded)', () => {
+    // in a child process: the crash this guards against is a SIGSEGV
+    const script = `
+      import { isNativeAccelerationEnabled, Packr } from 'msgpackr';
+      import { frameBatch, countBatchEvents } from ${JSON.stringify(new URL('../../dist/src/event/decode.js', import.meta.url).href)};
+      // strings of the lengths msgpackr hands to msgpackr-extract (this batch crashes an unguarded decode)
+      const events = Array.from({ length: 50 }, (_, i) => ({ event: 'x'.repeat(40) + i, fields: { user: 'user' + i + 'y'.repeat(30) } }));
+      const packed = new Packr({ useRecords: false }).pack(events);
+      const shared = Buffer.from(new SharedArrayBuffer(1 << 16), 32, packed.length);
+      packed.copy(shared);
+      const a = frameBatch(shared, 1, { plain: true }).length;
+      const b = frameBatch(shared, 1).length;
+      console.log(JSON.stringify({ native: isNativeAccelerationEnabled, a, b, n: countBatchEvents(shared, 1) }));
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)), encoding: 'utf8' });
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim()) as { native: boolean; a: number; b: number; n: number };
+    if (!out.native) console.warn('msgpackr-extract is not loaded here: the shared-memory guard is not exercised');
+    expect(out).toMatchObject({ a: 50, b: 50, n: 50 });
   });
 });
 

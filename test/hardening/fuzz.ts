@@ -1,7 +1,7 @@
 /**
  * The fuzz targets of the hardening suite, shared by the test
  * (test/hardening/fuzz.test.ts, a bounded number of runs) and the longer
- * `npm run fuzz` (scripts/fuzz.ts). Each target takes one input and throws
+ * `npm run fuzz` (TALLYD_FUZZ_RUNS runs per target). Each target takes one input and throws
  * when tallyd does something other than framing it, rejecting it with a
  * FramingError / ConfigError, or rejecting its events one by one.
  */

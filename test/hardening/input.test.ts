@@ -164,7 +164,11 @@ describe.each(TRANSPORTS)('hostile input over $name', (transport) => {
   afterAll(() => stop(s));
 
   it('answers every malformed body with a clear 4xx or per-event reasons, in bounded time', async () => {
-    for (const c of cases()) {
+    const all = cases();
+    const tally: Record<number, number> = {};
+    for (const c of all) tally[c.status] = (tally[c.status] ?? 0) + 1;
+    console.log(`[hardening] ${transport.name} hostile bodies: ${all.length} (${Object.entries(tally).map(([k, v]) => `${v} → ${k}`).join(', ')})`);
+    for (const c of all) {
       const r = await postEvents(s.url, c.body, c.ct, {}).catch((e: Error) => {
         throw new Error(`${c.name}: ${e.message}`);
       });
