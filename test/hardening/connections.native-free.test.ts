@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'vitest';
 import { TRANSPORTS } from '../server/helpers.js';
-import { connectionScenario, slowButFine, websocketLimit } from './connections.js';
+import { connectionScenario, slowButFine, unreadAnswer, websocketLimit } from './connections.js';
 
 const transport = TRANSPORTS[1] as (typeof TRANSPORTS)[number];
 
@@ -19,5 +19,9 @@ describe(`connections over ${transport.name}`, () => {
 
   it('serves a slow body that arrives within request_timeout', async () => {
     await slowButFine(transport);
+  });
+
+  it('closes a connection whose large answer is not read, after idle_timeout', async () => {
+    await unreadAnswer(transport);
   });
 });

@@ -199,3 +199,35 @@ export async function slowButFine(transport: Transport): Promise<void> {
     await stop(s);
   }
 }
+
+/**
+ * node:http: a client that asks for a large answer and never reads it is
+ * closed after idle_timeout once the socket buffers are full (counted as
+ * unread_answers). (uWS closes such a connection itself after 10 s.)
+ */
+export async function unreadAnswer(transport: Transport): Promise<void> {
+  const config = 'max_sub_metrics = 50000\nmetric users {\n  filter = event=*\n  group_by = user\n}\n';
+  const s = await start(transport, { shards: '1', idle_timeout: '1s', max_body_bytes: '4M' }, config);
+  try {
+    for (let b = 0; b < 4; b++) {
+      const events = Array.from({ length: 10_000 }, (_, i) => ({ event: 'x', fields: { user: `user-${b}-${i}-${'p'.repeat(40)}` } }));
+      expect((await postEvents(s.url, pack(events), 'application/msgpack')).status).toBe(200);
+    }
+    const full = (await http(s.url, '/metrics')).body.length;
+    // more than the loopback socket buffers hold
+    expect(full).toBeGreaterThan(6 * 1024 * 1024);
+    const c = new RawClient(s.port);
+    await c.ready();
+    c.socket.pause();
+    c.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => s.server.app.counters.closed.unread_answers >= 1, 30_000, 'the server to close the connection whose answer is not read');
+    let got = 0;
+    c.socket.on('data', (d: Buffer) => (got += d.length));
+    c.socket.resume();
+    await until(() => c.closed, 10_000, 'the client to see the close');
+    expect(got).toBeLessThan(full);
+    expect((await http(s.url, '/livez')).status).toBe(200);
+  } finally {
+    await stop(s);
+  }
+}
