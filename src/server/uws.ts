@@ -172,17 +172,21 @@ export function listenUws(uws: Uws, app: App, host: string, port: number): Promi
       data.session.message(copy, isBinary).then(
         (replies) => {
           if (data.closed || replies.length === 0) return;
+          let dropped = false;
           ws.cork(() => {
             for (const r of replies) {
-              // over maxBackpressure uWS drops the answer (and would only stop reading): a client
-              // that does not read its answers is closed at once
               if (ws.send(r, false) === SEND_DROPPED) {
-                app.counters.closed.unread_answers++;
-                ws.close();
+                dropped = true;
                 break;
               }
             }
           });
+          // over maxBackpressure uWS drops the answer (and would only stop reading): a client that
+          // does not read its answers is closed at once (outside cork, which must not outlive its socket)
+          if (dropped && !data.closed) {
+            app.counters.closed.unread_answers++;
+            ws.close();
+          }
         },
         () => undefined,
       );

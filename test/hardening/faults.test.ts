@@ -52,6 +52,8 @@ describe.each(TRANSPORTS)('faults over $name', (transport) => {
       let wsSent = 0;
       const wsLoop = async (): Promise<void> => {
         while (!stopping) {
+          // (a closed socket would answer waitFor at once: never spin on it)
+          if (ws.closed !== null) throw new Error(`the WebSocket closed: ${JSON.stringify(ws.closed)}`);
           while (wsSent - ws.received < 8) {
             ws.send(body, true);
             wsSent++;

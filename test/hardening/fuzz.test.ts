@@ -32,6 +32,9 @@ import {
 } from './fuzz.js';
 
 const RUNS = Number(process.env.TALLYD_FUZZ_RUNS ?? 3000);
+/** One seed for every property of the run, printed so that a failure or a hang can be replayed (TALLYD_FUZZ_SEED). */
+const SEED = Number(process.env.TALLYD_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+console.log(`[hardening] fuzz: ${RUNS} runs per target, seed ${SEED} (TALLYD_FUZZ_SEED=${SEED} replays it)`);
 
 afterAll(() => {
   expect(Object.keys(Object.prototype)).toEqual([]);
@@ -41,16 +44,16 @@ afterAll(() => {
 describe('decoder fuzz', () => {
   it('msgpack, network path: framed or refused with a reason; every event answered; counted alike', () => {
     const engine = new Engine(FUZZ_CONFIG);
-    fc.assert(fc.property(msgpackInputArb, (b) => fuzzBatch(engine, b, FORMAT_MSGPACK)), { numRuns: RUNS });
+    fc.assert(fc.property(msgpackInputArb, (b) => fuzzBatch(engine, b, FORMAT_MSGPACK)), { numRuns: RUNS, seed: SEED });
   });
 
   it('msgpack, offline path (msgpackr extensions decoded): only FramingError', () => {
     const engine = new Engine(FUZZ_CONFIG);
-    fc.assert(fc.property(msgpackInputArb, (b) => fuzzLenient(engine, b)), { numRuns: RUNS });
+    fc.assert(fc.property(msgpackInputArb, (b) => fuzzLenient(engine, b)), { numRuns: RUNS, seed: SEED });
   });
 
   it('the structural scanner accepts only what msgpackr frames, counting the same events', () => {
-    fc.assert(fc.property(msgpackInputArb, fuzzScanner), { numRuns: RUNS });
+    fc.assert(fc.property(msgpackInputArb, fuzzScanner), { numRuns: RUNS, seed: SEED });
   });
 
   it('the scanner accepts every plain msgpack value a producer packs', () => {
@@ -60,7 +63,7 @@ describe('decoder fuzz', () => {
         const b = Buffer.concat(values.map((v) => packr.pack(v)));
         expect(scanMsgpack(b)).toBe(frameBatch(b, FORMAT_MSGPACK, { plain: true }).length);
       }),
-      { numRuns: Math.ceil(RUNS / 3) },
+      { numRuns: Math.ceil(RUNS / 3), seed: SEED },
     );
   });
 
@@ -71,7 +74,7 @@ describe('decoder fuzz', () => {
         fuzzBatch(engine, b, FORMAT_JSON);
         fuzzBatch(engine, b, FORMAT_NDJSON);
       }),
-      { numRuns: RUNS },
+      { numRuns: RUNS, seed: SEED },
     );
   });
 
@@ -113,7 +116,7 @@ describe('config parser fuzz', () => {
   const dir = tempTree({ 'a.conf': 'shards = 2\n', 'loop.conf': '!include loop.conf\n' });
 
   it('shuffled and mutated configs: a config or a ConfigError at file:line:col', () => {
-    fc.assert(fc.property(configInputArb, (t) => fuzzConfig(t, dir)), { numRuns: RUNS });
+    fc.assert(fc.property(configInputArb, (t) => fuzzConfig(t, dir)), { numRuns: RUNS, seed: SEED });
   });
 
   // one file per kind of syntax error, with where it must be reported
