@@ -9,7 +9,8 @@ import { Int32Histogram } from 'hdr-histogram-js';
 import { Distribution, HIST_MAX, INLINE_MAX, SIGNIFICANT_DIGITS } from '../../src/aggregate/index.js';
 import { Engine } from '../../src/engine/engine.js';
 import { FORMAT_MSGPACK } from '../../src/event/decode.js';
-import type { TallyEvent } from '../../src/event/types.js';
+import { FieldSlots } from '../../src/event/plan.js';
+import { fieldOf, type TallyEvent } from '../../src/event/types.js';
 import { Metric } from '../../src/metrics/metric.js';
 import { benchConfig, metricsConfig } from '../fixtures/config.js';
 import { mailBatches, packBatch } from '../fixtures/mail.js';
@@ -135,7 +136,10 @@ export async function recordSuite(opts: SuiteOptions): Promise<AnyRow[]> {
   for (const t of TREES) {
     const def = metricsConfig(t.text).metrics[0];
     if (def === undefined) throw new Error('no metric');
-    const metric = new Metric(def, 1, { compat: '2.4', maxSubMetrics: 1_000_000 });
+    const slots = new FieldSlots();
+    const metric = new Metric(def, 1, { compat: '2.4', maxSubMetrics: 1_000_000, slots });
+    // the fields by slot, as an engine fills them
+    for (const ev of imap) ev.vals = slots.keys.map((k) => fieldOf(ev, k) ?? null);
     let seq = 0;
     addTask(trees, `Metric.record, group_by ${t.name}`, () => {
       seq++;

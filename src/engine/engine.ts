@@ -5,8 +5,12 @@
 import type { SnapshotDepth } from '../aggregate/types.js';
 import type { MetricDef, ResolvedConfig, Settings } from '../config/types.js';
 import { ConfigError, TallydError } from '../errors.js';
-import { BrokenLine, frameBatch, type BatchFormat } from '../event/decode.js';
-import { newEvent, type TallyEvent } from '../event/types.js';
+import { BrokenLine, FORMAT_MSGPACK, FramingError, frameBatch, unpackOne, type BatchFormat } from '../event/decode.js';
+import { Interner } from '../event/intern.js';
+import { lastScanHadExtension, scanMsgpack } from '../event/msgpack.js';
+import { FieldSlots, planOf } from '../event/plan.js';
+import { EventScanner, SCAN_OK } from '../event/scan.js';
+import { fieldOf, newEvent, type FieldValue, type TallyEvent } from '../event/types.js';
 import { lastRejectDetail, loadEvent, REJECT_REASONS, R_INVALID_JSON, R_OK } from '../event/validate.js';
 import { Metric } from '../metrics/metric.js';
 import type { EngineCounters, EngineSnapshot, NodeSnapshot } from '../metrics/types.js';
@@ -60,7 +64,16 @@ export class Engine {
   private readonly settings: Pick<Settings, 'dovecotCompat' | 'maxSubMetrics'>;
   private metrics: Metric[];
   private readonly ev: TallyEvent;
+  /** the on-demand decoder for the current metric set (rebuilt when it changes) */
+  private scanner: EventScanner;
+  private readonly interner: Interner;
+  private readonly fieldSlots: FieldSlots;
+  /** the current plan's slots (what loadEvent's results are copied into) */
+  private planKeys: readonly string[];
+  private planSlots: Int32Array;
   counters: EngineCounters;
+  /** msgpack events the on-demand decoder left to msgpackr (off its common path) */
+  generalDecodes: number;
   private nextId: number;
   /** sequence of the last batch (orders first sight of sub-metrics) */
   private seq: number;
@@ -74,16 +87,47 @@ export class Engine {
     identified?: readonly IdentifiedMetric[],
   ) {
     this.settings = { dovecotCompat: config.settings.dovecotCompat, maxSubMetrics: config.settings.maxSubMetrics };
+    this.fieldSlots = new FieldSlots();
+    this.planKeys = [];
+    this.planSlots = new Int32Array(0);
     const list = identified ?? config.metrics.map((def, i) => ({ id: i + 1, def }));
     this.nextId = list.reduce((m, x) => Math.max(m, x.id), 0) + 1;
     this.metrics = list.map((x) => this.compile(x.def, x.id));
     this.ev = newEvent();
+    this.interner = new Interner();
+    this.scanner = this.newScanner();
     this.counters = newCounters();
+    this.generalDecodes = 0;
     this.seq = 0;
   }
 
+  private newScanner(): EventScanner {
+    const plan = planOf(
+      this.metrics.map((m) => m.def),
+      this.fieldSlots,
+    );
+    this.planKeys = plan.keys;
+    this.planSlots = plan.slots;
+    const vals = this.ev.vals as (FieldValue | null)[];
+    for (let i = 0; i < plan.width; i++) vals[i] = null;
+    return new EventScanner(plan, this.interner);
+  }
+
+  /** After loadEvent: the plan's fields from the decoded object into ev.vals. */
+  private fillVals(): void {
+    const ev = this.ev;
+    const vals = ev.vals as (FieldValue | null)[];
+    this.scanner.touchedAll();
+    const keys = this.planKeys;
+    const slots = this.planSlots;
+    for (let i = 0; i < keys.length; i++) {
+      const v = fieldOf(ev, keys[i] as string);
+      vals[slots[i] as number] = v === undefined ? null : v;
+    }
+  }
+
   private compile(def: MetricDef, id: number): Metric {
-    return new Metric(def, id, { compat: this.settings.dovecotCompat, maxSubMetrics: this.settings.maxSubMetrics });
+    return new Metric(def, id, { compat: this.settings.dovecotCompat, maxSubMetrics: this.settings.maxSubMetrics, slots: this.fieldSlots });
   }
 
   hasMetricId(id: number): boolean {
@@ -100,45 +144,121 @@ export class Engine {
    */
   ingest(events: readonly unknown[], seq?: number): IngestResult {
     this.seq = seq ?? this.seq + 1;
-    const c = this.counters;
-    c.batches++;
-    const errors: EventError[] = [];
-    let accepted = 0;
-    let rejected = 0;
+    this.counters.batches++;
+    const out: IngestResult = { accepted: 0, rejected: 0, errors: [] };
     const ev = this.ev;
-    const metrics = this.metrics;
     for (let i = 0; i < events.length; i++) {
       const raw = events[i];
-      const code = raw instanceof BrokenLine ? R_INVALID_JSON : loadEvent(raw, ev);
-      if (code !== R_OK) {
-        rejected++;
-        const reason = REJECT_REASONS[code] as string;
-        c.eventsRejected[reason] = (c.eventsRejected[reason] ?? 0) + 1;
-        if (errors.length < MAX_REPORTED_ERRORS) {
-          errors.push({
-            index: i,
-            reason: raw instanceof BrokenLine ? `invalid_json: ${raw.message}` : lastRejectDetail,
-          });
-        }
-        continue;
-      }
-      accepted++;
-      if (ev.negative) c.negativeValues++;
-      for (let m = 0; m < metrics.length; m++) {
-        const metric = metrics[m] as Metric;
-        if (metric.filter.match(ev)) metric.record(ev, this.seq);
-      }
+      if (raw instanceof BrokenLine) this.reject(out, i, R_INVALID_JSON, `invalid_json: ${raw.message}`);
+      else this.takeLoaded(out, i, loadEvent(raw, ev));
     }
-    c.eventsReceived += events.length;
-    c.eventsAccepted += accepted;
+    this.counters.eventsReceived += events.length;
     ev.fields = undefined;
     ev.categories = undefined;
-    return { accepted, rejected, errors };
+    return out;
   }
 
-  /** Frames and ingests raw bytes; throws FramingError when they cannot be framed. */
-  ingestBytes(bytes: Uint8Array, format: BatchFormat, seq?: number): IngestResult {
-    const events = frameBatch(bytes, format);
+  /** take() for an event from loadEvent (its fields still in the decoded object). */
+  private takeLoaded(out: IngestResult, i: number, code: number): void {
+    if (code === R_OK) this.fillVals();
+    this.take(out, i, code);
+  }
+
+  /** Counts event `i` of a batch, loaded into this.ev (R_OK) or rejected with `code`. */
+  private take(out: IngestResult, i: number, code: number): void {
+    if (code !== R_OK) {
+      this.reject(out, i, code, lastRejectDetail);
+      return;
+    }
+    out.accepted++;
+    const c = this.counters;
+    c.eventsAccepted++;
+    const ev = this.ev;
+    if (ev.negative) c.negativeValues++;
+    const metrics = this.metrics;
+    for (let m = 0; m < metrics.length; m++) {
+      const metric = metrics[m] as Metric;
+      if (metric.filter.match(ev)) metric.record(ev, this.seq);
+    }
+  }
+
+  private reject(out: IngestResult, i: number, code: number, detail: string): void {
+    out.rejected++;
+    const c = this.counters;
+    const reason = REJECT_REASONS[code] as string;
+    c.eventsRejected[reason] = (c.eventsRejected[reason] ?? 0) + 1;
+    if (out.errors.length < MAX_REPORTED_ERRORS) out.errors.push({ index: i, reason: detail });
+  }
+
+  /**
+   * Ingests a msgpack batch by on-demand decoding (scan.ts): each event's map
+   * is read straight from `bytes`, only the keys the metrics read become
+   * values, and an event off the common path is decoded by msgpackr alone.
+   * Throws FramingError when the batch is not complete plain msgpack
+   * (nothing of it is counted then). The same counts as
+   * `ingest(frameBatch(bytes, FORMAT_MSGPACK, { plain: true }))`.
+   */
+  ingestMsgpack(bytes: Uint8Array, seq?: number): IngestResult {
+    try {
+      scanMsgpack(bytes);
+    } catch (e) {
+      throw new FramingError(`invalid msgpack: ${(e as Error).message}`);
+    }
+    if (lastScanHadExtension) return this.ingest(frameBatch(bytes, FORMAT_MSGPACK), seq);
+    this.seq = seq ?? this.seq + 1;
+    this.counters.batches++;
+    const out: IngestResult = { accepted: 0, rejected: 0, errors: [] };
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const end = bytes.length;
+    let index = 0;
+    let pos = 0;
+    while (pos < end) {
+      const t = bytes[pos] as number;
+      let n = 1;
+      if (t >= 0x90 && t <= 0x9f) {
+        n = t & 0x0f;
+        pos++;
+      } else if (t === 0xdc) {
+        n = ((bytes[pos + 1] as number) << 8) | (bytes[pos + 2] as number);
+        pos += 3;
+      } else if (t === 0xdd) {
+        n = dv.getUint32(pos + 1);
+        pos += 5;
+      }
+      for (let k = 0; k < n; k++) {
+        pos = this.scanOne(bytes, dv, pos, out, index++);
+      }
+    }
+    this.counters.eventsReceived += index;
+    this.ev.fields = undefined;
+    this.ev.categories = undefined;
+    return out;
+  }
+
+  private scanOne(bytes: Uint8Array, dv: DataView, pos: number, out: IngestResult, i: number): number {
+    const sc = this.scanner;
+    if (sc.load(bytes, dv, pos, this.ev) === SCAN_OK) {
+      this.take(out, i, R_OK);
+      return sc.end;
+    }
+    const end = sc.end;
+    this.generalDecodes++;
+    this.takeLoaded(out, i, loadEvent(unpackOne(bytes.subarray(pos, end)), this.ev));
+    return end;
+  }
+
+  /**
+   * Frames and ingests raw bytes; throws FramingError when they cannot be
+   * framed (nothing of the batch is counted then). `plain`: bytes from the
+   * network, plain msgpack only (see FrameOptions).
+   */
+  ingestBytes(bytes: Uint8Array, format: BatchFormat, seq?: number, plain = false): IngestResult {
+    if (format === FORMAT_MSGPACK && plain) {
+      const r = this.ingestMsgpack(bytes, seq);
+      this.counters.bytes += bytes.length;
+      return r;
+    }
+    const events = frameBatch(bytes, format, { plain });
     this.counters.bytes += bytes.length;
     return this.ingest(events, seq);
   }
@@ -176,16 +296,19 @@ export class Engine {
     const mid = id ?? this.nextId;
     this.nextId = Math.max(this.nextId, mid + 1);
     this.metrics.push(this.compile(def, mid));
+    this.scanner = this.newScanner();
   }
 
   /** Removes the metric with that id, if there is one. */
   removeMetricId(id: number): void {
     this.metrics = this.metrics.filter((m) => m.id !== id);
+    this.scanner = this.newScanner();
   }
 
   removeMetric(name: string): void {
     const i = this.metrics.findIndex((m) => m.def.name === name);
     if (i === -1) throw new TallydError('ERR_METRIC_NOT_FOUND', `metrics '${name}' not found`);
     this.metrics.splice(i, 1);
+    this.scanner = this.newScanner();
   }
 }

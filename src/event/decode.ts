@@ -33,6 +33,11 @@ export class FramingError extends Error {
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number', moreTypes: false });
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
+/** Decodes one complete plain msgpack value (the general path for one event). */
+export function unpackOne(bytes: Uint8Array): unknown {
+  return unpackr.unpack(readableBytes(bytes));
+}
+
 function pushValue(out: unknown[], v: unknown): void {
   if (Array.isArray(v)) for (let i = 0; i < v.length; i++) out.push(v[i]);
   else out.push(v);

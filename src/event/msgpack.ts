@@ -89,6 +89,13 @@ function readLength(b: Uint8Array, pos: number, bytes: number): number {
   return (b[pos] as number) * 0x1000000 + (((b[pos + 1] as number) << 16) | ((b[pos + 2] as number) << 8) | (b[pos + 3] as number));
 }
 
+/**
+ * Whether the batch `scanMsgpack` last accepted holds an extension value
+ * (timestamp or undefined): the on-demand decoder leaves such batches to
+ * msgpackr whole, which decides what they mean.
+ */
+export let lastScanHadExtension = false;
+
 function fail(start: number, message: string): never {
   throw new MsgpackScanError(start, message);
 }
@@ -102,6 +109,7 @@ export function scanMsgpack(b: Uint8Array): number {
   const end = b.length;
   let pos = 0;
   let events = 0;
+  lastScanHadExtension = false;
   while (pos < end) {
     // one top-level value: an event, or an array of events
     const topStart = pos;
@@ -146,6 +154,7 @@ export function scanMsgpack(b: Uint8Array): number {
         if (kind === K_BYTES || kind === K_EXT) {
           const isString = t >= 0xd9;
           if (kind === K_EXT) {
+            lastScanHadExtension = true;
             if (pos >= end) fail(start, 'the batch ends inside a value');
             const type = ((b[pos] as number) << 24) >> 24;
             pos++;

@@ -21,6 +21,12 @@ export interface TallyEvent {
   duration: number;
   /** whether the duration or a field is a negative number (recorded as 0 in histograms) */
   negative: boolean;
+  /**
+   * The fields the metrics read, by slot (src/event/plan.ts): a value, or
+   * null when absent. What compiled metrics and filters read when they were
+   * compiled with slots; an engine keeps it filled.
+   */
+  vals?: (FieldValue | null)[];
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
@@ -38,5 +44,5 @@ export function fieldOf(ev: TallyEvent, key: string): FieldValue | undefined {
 }
 
 export function newEvent(): TallyEvent {
-  return { name: '', categories: undefined, fields: undefined, duration: 0, negative: false };
+  return { name: '', categories: undefined, fields: undefined, duration: 0, negative: false, vals: [] };
 }

@@ -2,6 +2,7 @@ import type { TallyEvent } from '../event/types.js';
 import type { FilterNode } from './ast.js';
 import { unchain } from './canonical.js';
 import { fieldPredicate, type Pred } from './field.js';
+import type { SlotResolver } from './types.js';
 import { wildcardTest } from './wildcard.js';
 
 /** A compiled sub-expression: a predicate, or a constant known at compile time. */
@@ -75,21 +76,21 @@ function fold(ps: Pred[], isAnd: boolean[]): Pred {
   };
 }
 
-function chain(node: Extract<FilterNode, { type: 'and' | 'or' }>): Part {
+function chain(node: Extract<FilterNode, { type: 'and' | 'or' }>, slots: SlotResolver | null): Part {
   const { first, steps } = unchain(node);
-  let acc = compilePart(first);
+  let acc = compilePart(first, slots);
   let ps: Pred[] = acc.pred === null ? [] : [acc.pred];
   let isAnd: boolean[] = [false];
   for (const step of steps) {
     const and = step.type === 'and';
     if (acc.constant !== null) {
       if (acc.constant !== and) continue;
-      acc = compilePart(step.right);
+      acc = compilePart(step.right, slots);
       ps = acc.pred === null ? [] : [acc.pred];
       isAnd = [false];
       continue;
     }
-    const right = compilePart(step.right);
+    const right = compilePart(step.right, slots);
     if (right.constant === null) {
       ps.push(right.pred);
       isAnd.push(and);
@@ -106,13 +107,13 @@ function chain(node: Extract<FilterNode, { type: 'and' | 'or' }>): Part {
   return pred(fold(ps, isAnd));
 }
 
-function compilePart(node: FilterNode): Part {
+function compilePart(node: FilterNode, slots: SlotResolver | null): Part {
   switch (node.type) {
     case 'and':
     case 'or':
-      return chain(node);
+      return chain(node, slots);
     case 'not': {
-      const inner = compilePart(node.operand);
+      const inner = compilePart(node.operand, slots);
       if (inner.constant !== null) return inner.constant ? FALSE : TRUE;
       const p = inner.pred;
       return pred((ev) => !p(ev));
@@ -124,14 +125,18 @@ function compilePart(node: FilterNode): Part {
     case 'source_location':
       return FALSE;
     case 'field':
-      return pred(fieldPredicate(node.key, node.op, node.value));
+      return pred(fieldPredicate(node.key, node.op, node.value, node.key === 'duration' || slots === null ? -1 : slots.slotOf(node.key)));
   }
 }
 
-/** The predicate for a whole filter; unnamed events are refused up front when every match needs a name. */
-export function compilePredicate(ast: FilterNode | null, requiresName: boolean): Pred {
+/**
+ * The predicate for a whole filter; unnamed events are refused up front when
+ * every match needs a name. With `slots`, field conditions read
+ * `TallyEvent.vals` at the key's slot instead of `fields`.
+ */
+export function compilePredicate(ast: FilterNode | null, requiresName: boolean, slots: SlotResolver | null = null): Pred {
   if (ast === null) return never;
-  const part = compilePart(ast);
+  const part = compilePart(ast, slots);
   if (part.pred === null) {
     if (!part.constant) return never;
     return requiresName ? (ev: TallyEvent) => ev.name !== '' : () => true;

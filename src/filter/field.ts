@@ -113,8 +113,23 @@ function listMatches(list: readonly unknown[], str: StrTest | null, wantEmpty: b
   return false;
 }
 
-/** The predicate for `key op value` on an event field (`duration` reads ev.duration). */
-export function fieldPredicate(key: string, op: CmpOp, v: FieldOperand): Pred {
+/** The test of one present (non-null) value. */
+function valueTest(num: NumTest | null, str: StrTest | null, wantEmpty: boolean): (val: unknown) => boolean {
+  return (val) => {
+    if (typeof val === 'string') return val === '' ? wantEmpty : str !== null && str(val);
+    if (typeof val === 'number') return num !== null && num(val);
+    if (val == null) return wantEmpty;
+    if (Array.isArray(val)) return listMatches(val, str, wantEmpty);
+    return false;
+  };
+}
+
+/**
+ * The predicate for `key op value` on an event field (`duration` reads
+ * ev.duration). `slot` >= 0: the value is `ev.vals[slot]` (null when absent);
+ * otherwise `ev.fields[key]`.
+ */
+export function fieldPredicate(key: string, op: CmpOp, v: FieldOperand, slot = -1): Pred {
   const { num, str, wantEmpty } = fieldTests(op, v);
   if (key === 'duration') {
     if (num === null) return () => false;
@@ -123,14 +138,11 @@ export function fieldPredicate(key: string, op: CmpOp, v: FieldOperand): Pred {
       return typeof d === 'number' && num(d);
     };
   }
+  const test = valueTest(num, str, wantEmpty);
+  if (slot >= 0) return (ev) => test((ev.vals as unknown[])[slot]);
   return (ev) => {
     const f = ev.fields;
     if (f == null || !hasOwn.call(f, key)) return wantEmpty;
-    const val = f[key];
-    if (typeof val === 'string') return val === '' ? wantEmpty : str !== null && str(val);
-    if (typeof val === 'number') return num !== null && num(val);
-    if (val == null) return wantEmpty;
-    if (Array.isArray(val)) return listMatches(val, str, wantEmpty);
-    return false;
+    return test(f[key]);
   };
 }

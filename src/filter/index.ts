@@ -3,9 +3,9 @@ import type { ParsedFilter } from './ast.js';
 import { canonicalOf, requiresEventName } from './canonical.js';
 import { compilePredicate } from './compile.js';
 import { parseAst } from './parser.js';
-import type { CompiledFilter } from './types.js';
+import type { CompiledFilter, SlotResolver } from './types.js';
 
-export type { CompiledFilter } from './types.js';
+export type { CompiledFilter, SlotResolver } from './types.js';
 export type { CmpOp, FieldOperand, FilterNode, LogType, ParsedFilter } from './ast.js';
 export { FilterSyntaxError } from './errors.js';
 export { MAX_NESTING } from './parser.js';
@@ -28,9 +28,11 @@ class Filter implements CompiledFilter {
 /**
  * Parses and compiles a filter into a tree of specialised predicates. The
  * empty filter compiles and matches nothing. Throws FilterSyntaxError.
+ * With `slots`, field conditions read TallyEvent.vals (an engine's events);
+ * without, the event's `fields` object.
  */
-export function compileFilter(source: string): CompiledFilter {
+export function compileFilter(source: string, slots: SlotResolver | null = null): CompiledFilter {
   const { ast, canonical } = parseFilter(source);
   const requiresName = ast === null || requiresEventName(ast);
-  return new Filter(source, requiresName, canonical, compilePredicate(ast, requiresName));
+  return new Filter(source, requiresName, canonical, compilePredicate(ast, requiresName, slots));
 }

@@ -10,3 +10,8 @@ export interface CompiledFilter {
   readonly canonical: string;
   match(ev: TallyEvent): boolean;
 }
+
+/** Gives a field key its slot of TallyEvent.vals (src/event/plan.ts FieldSlots). */
+export interface SlotResolver {
+  slotOf(key: string): number;
+}

@@ -7,8 +7,8 @@ import type { SnapshotDepth } from '../aggregate/types.js';
 import { compileModifier } from '../config/index.js';
 import type { DovecotCompat, GroupByLevel, MetricDef } from '../config/types.js';
 import type { TallyEvent } from '../event/types.js';
-import { fieldOf } from '../event/types.js';
-import { compileFilter } from '../filter/index.js';
+import type { FieldValue } from '../event/types.js';
+import { compileFilter, type SlotResolver } from '../filter/index.js';
 import type { CompiledFilter } from '../filter/types.js';
 import { trackedFields } from './fields.js';
 import { MetricNode } from './node.js';
@@ -26,13 +26,16 @@ const IDENTITY = (v: string): string => v;
 class Level {
   readonly field: string;
   readonly isDuration: boolean;
+  /** the field's slot of TallyEvent.vals (-1 for duration) */
+  readonly slot: number;
   /** null for a discrete level */
   readonly quantizer: Quantizer | null;
   readonly modify: (v: string) => string;
 
-  constructor(def: GroupByLevel) {
+  constructor(def: GroupByLevel, slots: SlotResolver) {
     this.field = def.field;
     this.isDuration = def.field === 'duration';
+    this.slot = this.isDuration ? -1 : slots.slotOf(def.field);
     this.quantizer = def.kind === 'discrete' ? null : new Quantizer(def);
     this.modify = def.kind === 'discrete' && def.modifier !== null ? compileModifier(def.modifier) : IDENTITY;
   }
@@ -41,6 +44,8 @@ class Level {
 export interface MetricOptions {
   compat: DovecotCompat;
   maxSubMetrics: number;
+  /** the engine's field slots: record() reads TallyEvent.vals */
+  slots: SlotResolver;
 }
 
 export class Metric {
@@ -48,8 +53,8 @@ export class Metric {
   readonly id: number;
   readonly filter: CompiledFilter;
   private readonly levels: Level[];
-  /** field name per distribution index 1..n ('' marks duration listed again) */
-  private readonly fieldKeys: string[];
+  /** slot of TallyEvent.vals per distribution index 1..n (-1: duration listed again) */
+  private readonly fieldSlots: Int32Array;
   private readonly nDists: number;
   private readonly compat23: boolean;
   private readonly maxSub: number;
@@ -62,10 +67,11 @@ export class Metric {
     this.def = def;
     this.id = id;
     this.shippedOverflow = 0;
-    this.filter = compileFilter(def.filter);
-    this.levels = def.groupBy.map((l) => new Level(l));
-    this.fieldKeys = trackedFields(def).slice();
-    this.nDists = 1 + this.fieldKeys.length;
+    this.filter = compileFilter(def.filter, opts.slots);
+    this.levels = def.groupBy.map((l) => new Level(l, opts.slots));
+    const tracked = trackedFields(def);
+    this.fieldSlots = Int32Array.from(tracked, (k) => (k === 'duration' ? -1 : opts.slots.slotOf(k)));
+    this.nDists = 1 + tracked.length;
     this.compat23 = opts.compat === '2.3';
     this.maxSub = opts.maxSubMetrics;
     this.root = new MetricNode(def.name, def.name, 0, this.nDists, 0);
@@ -82,15 +88,12 @@ export class Metric {
   private recordNode(node: MetricNode, ev: TallyEvent): void {
     const dists = node.dists;
     (dists[0] as { record(v: number): void }).record(ev.duration);
-    const keys = this.fieldKeys;
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i] as string;
-      let v: unknown;
-      if (k === 'duration') v = ev.duration;
-      else {
-        v = fieldOf(ev, k);
-        if (v === undefined) continue;
-      }
+    const slots = this.fieldSlots;
+    const vals = ev.vals as unknown[];
+    for (let i = 0; i < slots.length; i++) {
+      const k = slots[i] as number;
+      const v = k < 0 ? ev.duration : vals[k];
+      if (v == null) continue;
       (dists[i + 1] as { record(v: number): void }).record(typeof v === 'number' ? v : 0);
     }
   }
@@ -100,7 +103,7 @@ export class Metric {
     if (depth === this.levels.length || node.key === null) return;
     if (!this.compat23 && node.budget >= NAME_BUDGET) return;
     const level = this.levels[depth] as Level;
-    const v = level.isDuration ? ev.duration : fieldOf(ev, level.field);
+    const v = level.isDuration ? ev.duration : ((ev.vals as unknown[])[level.slot] as FieldValue | null | undefined);
     const q = level.quantizer;
     if (q !== null) {
       if (typeof v !== 'number') return;
@@ -110,7 +113,7 @@ export class Metric {
       this.descend(child, depth + 1, ev, seq);
       return;
     }
-    if (v === undefined) {
+    if (v == null) {
       if (this.compat23) return;
       this.step(node, depth, '', ev, seq);
     } else if (typeof v === 'string') {

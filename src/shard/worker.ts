@@ -8,7 +8,7 @@
 import { threadId } from 'node:worker_threads';
 import { Unpackr } from 'msgpackr';
 import { Engine } from '../engine/engine.js';
-import { frameBatch, type BatchFormat } from '../event/decode.js';
+import type { BatchFormat } from '../event/decode.js';
 import { RecordSink, RingConsumer } from '../ring/index.js';
 import { RECORD_BATCH, RECORD_CONTROL, type BatchAck, type ControlMessage, type ShardMessage, type ShardTask } from './protocol.js';
 
@@ -48,11 +48,8 @@ export default async function runShard(task: ShardTask): Promise<{ shard: number
       batches++;
       const ack: BatchAck = { id: sink.id, accepted: 0, rejected: 0, errors: [] };
       try {
-        const bytes = sink.buffer.subarray(0, sink.length);
-        // from the network: plain msgpack only, structure checked before msgpackr reads it
-        const events = frameBatch(bytes, sink.format as BatchFormat, { plain: true });
-        engine.counters.bytes += bytes.length;
-        const r = engine.ingest(events, sink.id);
+        // from the network: plain msgpack only, structure checked before anything reads it
+        const r = engine.ingestBytes(sink.buffer.subarray(0, sink.length), sink.format as BatchFormat, sink.id, true);
         ack.accepted = r.accepted;
         ack.rejected = r.rejected;
         ack.errors = r.errors;

@@ -1,0 +1,132 @@
+/**
+ * A byte-keyed intern table: the UTF-8 bytes of a string value → one JS
+ * string, made the first time those bytes are seen. Repeated values (command
+ * names, reply states, users, hosts) cost a hash and a compare, no
+ * allocation. Bounded: past MAX_ENTRIES or MAX_ARENA bytes, `lookup` answers
+ * NOT_INTERNED and the caller decodes the value itself.
+ */
+
+/** answer of `lookup` for bytes that are not valid UTF-8 */
+export const INVALID_UTF8 = -2;
+/** answer of `lookup` when the table is full (the caller decodes) */
+export const NOT_INTERNED = -1;
+
+const MAX_ENTRIES = 1 << 16;
+const MAX_ARENA = 4 << 20;
+/** values longer than this are never interned (long values rarely repeat) */
+export const MAX_INTERNED_BYTES = 256;
+
+// ignoreBOM: a leading U+FEFF is part of the value, as every msgpack decoder reads it
+const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The value as a string, or null when it is not valid UTF-8. */
+export function decodeUtf8(b: Uint8Array, pos: number, len: number): string | null {
+  try {
+    return strict.decode(b.subarray(pos, pos + len));
+  } catch {
+    return null;
+  }
+}
+
+export class Interner {
+  /** open addressing: entry id + 1, 0 = empty; size a power of 2 */
+  private slots: Int32Array;
+  private mask: number;
+  private hashes: Int32Array;
+  private offs: Int32Array;
+  private lens: Int32Array;
+  private arena: Uint8Array;
+  private arenaUsed: number;
+  /** the strings by entry id (null: not valid UTF-8) */
+  private strs: (string | null)[];
+  size: number;
+
+  constructor() {
+    this.slots = new Int32Array(1024);
+    this.mask = 1023;
+    this.hashes = new Int32Array(512);
+    this.offs = new Int32Array(512);
+    this.lens = new Int32Array(512);
+    this.arena = new Uint8Array(16 * 1024);
+    this.arenaUsed = 0;
+    this.strs = [];
+    this.size = 0;
+  }
+
+  /**
+   * The entry id of `len` bytes at `pos` (interning them on first sight),
+   * INVALID_UTF8, or NOT_INTERNED. Read the string with `string(id)`.
+   */
+  lookup(b: Uint8Array, pos: number, len: number): number {
+    let h = 0x811c9dc5 ^ len;
+    for (let i = 0; i < len; i++) h = Math.imul(h ^ (b[pos + i] as number), 0x01000193);
+    const mask = this.mask;
+    const slots = this.slots;
+    for (let s = h & mask; ; s = (s + 1) & mask) {
+      const e = (slots[s] as number) - 1;
+      if (e < 0) return this.add(b, pos, len, h, s);
+      if (this.hashes[e] === h && this.lens[e] === len && this.same(e, b, pos, len)) {
+        return this.strs[e] === null ? INVALID_UTF8 : e;
+      }
+    }
+  }
+
+  string(id: number): string {
+    return this.strs[id] as string;
+  }
+
+  private same(e: number, b: Uint8Array, pos: number, len: number): boolean {
+    const a = this.arena;
+    const o = this.offs[e] as number;
+    for (let i = 0; i < len; i++) if (a[o + i] !== b[pos + i]) return false;
+    return true;
+  }
+
+  private add(b: Uint8Array, pos: number, len: number, h: number, slot: number): number {
+    const str = decodeUtf8(b, pos, len);
+    if (this.size >= MAX_ENTRIES || this.arenaUsed + len > MAX_ARENA || len > MAX_INTERNED_BYTES) {
+      return str === null ? INVALID_UTF8 : NOT_INTERNED;
+    }
+    const e = this.size++;
+    if (e === this.hashes.length) this.growEntries();
+    if (this.arenaUsed + len > this.arena.length) {
+      const a = new Uint8Array(Math.max(this.arena.length * 2, this.arenaUsed + len));
+      a.set(this.arena.subarray(0, this.arenaUsed));
+      this.arena = a;
+    }
+    this.arena.set(b.subarray(pos, pos + len), this.arenaUsed);
+    this.offs[e] = this.arenaUsed;
+    this.lens[e] = len;
+    this.hashes[e] = h;
+    this.arenaUsed += len;
+    this.strs.push(str);
+    this.slots[slot] = e + 1;
+    if (this.size * 2 > this.mask) this.rehash();
+    return str === null ? INVALID_UTF8 : e;
+  }
+
+  private growEntries(): void {
+    const n = this.hashes.length * 2;
+    const grow = (a: Int32Array): Int32Array => {
+      const g = new Int32Array(n);
+      g.set(a);
+      return g;
+    };
+    this.hashes = grow(this.hashes);
+    this.offs = grow(this.offs);
+    this.lens = grow(this.lens);
+  }
+
+  private rehash(): void {
+    const size = (this.mask + 1) * 2;
+    const slots = new Int32Array(size);
+    const mask = size - 1;
+    for (let e = 0; e < this.size; e++) {
+      let s = (this.hashes[e] as number) & mask;
+      while (slots[s] !== 0) s = (s + 1) & mask;
+      slots[s] = e + 1;
+    }
+    this.slots = slots;
+    this.mask = mask;
+  }
+}

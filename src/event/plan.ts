@@ -1,0 +1,102 @@
+/**
+ * The ingest plan: which event keys the configured metrics read at all. The
+ * on-demand decoder (scan.ts) materialises only these and skips every other
+ * value by its length. Built once per metric set; rebuilt when a metric is
+ * added or removed (at one point of the shard's stream).
+ */
+import type { MetricDef } from '../config/types.js';
+import { parseFilter, type FilterNode } from '../filter/index.js';
+import { trackedFields } from '../metrics/fields.js';
+
+const utf8 = new TextEncoder();
+
+/**
+ * Field key → slot of `TallyEvent.vals`, given once per key and never taken
+ * back (an engine's compiled metrics keep their slots across plan changes).
+ */
+export class FieldSlots {
+  private readonly ids = new Map<string, number>();
+  readonly keys: string[] = [];
+
+  slotOf(key: string): number {
+    let s = this.ids.get(key);
+    if (s === undefined) {
+      s = this.keys.length;
+      this.keys.push(key);
+      this.ids.set(key, s);
+    }
+    return s;
+  }
+
+  get size(): number {
+    return this.keys.length;
+  }
+}
+
+export interface IngestPlan {
+  /** the field keys some filter, group_by level or `fields` list reads */
+  readonly keys: readonly string[];
+  /** keys[i] as UTF-8 */
+  readonly keyBytes: readonly Uint8Array[];
+  /** keys[i]'s slot of TallyEvent.vals */
+  readonly slots: Int32Array;
+  /** slots in all (the length TallyEvent.vals needs) */
+  readonly width: number;
+  /**
+   * by key length in bytes: the first index into keys of that length + 1
+   * (0: none); `nextOfLen[i]` chains further keys of the same length
+   */
+  readonly firstOfLen: Int32Array;
+  readonly nextOfLen: Int32Array;
+  /** whether some filter reads categories */
+  readonly categories: boolean;
+}
+
+/** Field keys and whether categories are read, from one filter's syntax tree. */
+function filterReads(ast: FilterNode | null, keys: Set<string>): boolean {
+  let cats = false;
+  const stack: FilterNode[] = ast === null ? [] : [ast];
+  for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
+    switch (n.type) {
+      case 'and':
+      case 'or':
+        stack.push(n.left, n.right);
+        break;
+      case 'not':
+        stack.push(n.operand);
+        break;
+      case 'category':
+        cats = true;
+        break;
+      case 'field':
+        if (n.key !== 'duration') keys.add(n.key);
+        break;
+      default:
+        break;
+    }
+  }
+  return cats;
+}
+
+export function planOf(defs: readonly MetricDef[], fieldSlots: FieldSlots): IngestPlan {
+  const set = new Set<string>();
+  let categories = false;
+  for (const def of defs) {
+    if (filterReads(parseFilter(def.filter).ast, set)) categories = true;
+    for (const l of def.groupBy) if (l.field !== 'duration') set.add(l.field);
+    for (const f of trackedFields(def)) if (f !== 'duration') set.add(f);
+  }
+  const keys = [...set];
+  const keyBytes = keys.map((k) => utf8.encode(k));
+  let maxLen = 0;
+  for (const b of keyBytes) if (b.length > maxLen) maxLen = b.length;
+  const firstOfLen = new Int32Array(maxLen + 1);
+  const nextOfLen = new Int32Array(keys.length);
+  for (let i = keys.length - 1; i >= 0; i--) {
+    const len = (keyBytes[i] as Uint8Array).length;
+    nextOfLen[i] = firstOfLen[len] as number;
+    firstOfLen[len] = i + 1;
+  }
+  const slots = Int32Array.from(keys, (k) => fieldSlots.slotOf(k));
+  return { keys, keyBytes, slots, width: fieldSlots.size, firstOfLen, nextOfLen, categories };
+}

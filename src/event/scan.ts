@@ -1,0 +1,485 @@
+/**
+ * On-demand msgpack decoding of events (the idea of simdjson's On Demand):
+ * one walk over an event's map, straight from the batch's bytes. Key bytes
+ * are matched against the ingest plan without making key strings; a value
+ * the plan reads becomes a number, or a string from the byte-keyed intern
+ * table (a JS string is made only the first time those bytes are seen);
+ * every other value is checked for its type and skipped by its length.
+ *
+ * The result is exactly what msgpackr + loadEvent (validate.ts) give for the
+ * same bytes: the batch was checked by scanMsgpack first (complete, plain),
+ * and anything off the common path — a value that would be rejected, a
+ * duplicate `fields` or `categories`, a non-string key, a string that is not
+ * valid UTF-8, `__proto__` — answers SLOW, and the caller decodes that one
+ * event the general way (which also words the rejection).
+ */
+import { Interner, NOT_INTERNED, decodeUtf8 } from './intern.js';
+import type { IngestPlan } from './plan.js';
+import type { FieldValue, TallyEvent } from './types.js';
+
+/** `load` answers: the event is in `ev`, or decode it the general way. */
+export const SCAN_OK = 0;
+export const SCAN_SLOW = 1;
+
+const NONE = 0;
+const NIL = 1;
+const SET = 2;
+
+function strLen(b: Uint8Array, pos: number, t: number): number {
+  if (t === 0xd9) return b[pos + 1] as number;
+  if (t === 0xda) return ((b[pos + 1] as number) << 8) | (b[pos + 2] as number);
+  return (b[pos + 1] as number) * 0x1000000 + (((b[pos + 2] as number) << 16) | ((b[pos + 3] as number) << 8) | (b[pos + 4] as number));
+}
+
+/** bytes of a str8/16/32 header */
+function strHead(t: number): number {
+  return t === 0xd9 ? 2 : t === 0xda ? 3 : 5;
+}
+
+function isStr(t: number): boolean {
+  return (t >= 0xa0 && t <= 0xbf) || t === 0xd9 || t === 0xda || t === 0xdb;
+}
+
+function isNum(t: number): boolean {
+  return t <= 0x7f || t >= 0xe0 || (t >= 0xca && t <= 0xd3);
+}
+
+/** The end of the (complete, checked) value at `pos`. */
+export function skipValue(b: Uint8Array, pos: number): number {
+  let todo = 1;
+  while (todo > 0) {
+    todo--;
+    const t = b[pos] as number;
+    if (t <= 0x7f || t >= 0xe0) pos++;
+    else if (t <= 0x8f) {
+      todo += (t & 0x0f) * 2;
+      pos++;
+    } else if (t <= 0x9f) {
+      todo += t & 0x0f;
+      pos++;
+    } else if (t <= 0xbf) pos += 1 + (t & 0x1f);
+    else {
+      switch (t) {
+        case 0xc4:
+        case 0xd9:
+          pos += 2 + (b[pos + 1] as number);
+          break;
+        case 0xc5:
+        case 0xda:
+          pos += 3 + (((b[pos + 1] as number) << 8) | (b[pos + 2] as number));
+          break;
+        case 0xc6:
+        case 0xdb:
+          pos += 5 + strLen(b, pos, 0xdb);
+          break;
+        case 0xc7:
+          pos += 3 + (b[pos + 1] as number);
+          break;
+        case 0xc8:
+          pos += 4 + (((b[pos + 1] as number) << 8) | (b[pos + 2] as number));
+          break;
+        case 0xc9:
+          pos += 6 + strLen(b, pos, 0xdb);
+          break;
+        case 0xca:
+        case 0xce:
+        case 0xd2:
+          pos += 5;
+          break;
+        case 0xcb:
+        case 0xcf:
+        case 0xd3:
+          pos += 9;
+          break;
+        case 0xcc:
+        case 0xd0:
+          pos += 2;
+          break;
+        case 0xcd:
+        case 0xd1:
+          pos += 3;
+          break;
+        case 0xd4:
+          pos += 3;
+          break;
+        case 0xd5:
+          pos += 4;
+          break;
+        case 0xd6:
+          pos += 6;
+          break;
+        case 0xd7:
+          pos += 10;
+          break;
+        case 0xd8:
+          pos += 18;
+          break;
+        case 0xdc:
+          todo += ((b[pos + 1] as number) << 8) | (b[pos + 2] as number);
+          pos += 3;
+          break;
+        case 0xdd:
+          todo += strLen(b, pos, 0xdb);
+          pos += 5;
+          break;
+        case 0xde:
+          todo += 2 * (((b[pos + 1] as number) << 8) | (b[pos + 2] as number));
+          pos += 3;
+          break;
+        case 0xdf:
+          todo += 2 * strLen(b, pos, 0xdb);
+          pos += 5;
+          break;
+        default:
+          pos++; // nil, booleans (0xc1 never passes the structural check)
+      }
+    }
+  }
+  return pos;
+}
+
+/** The number at `pos` (the caller checked isNum). */
+function readNum(b: Uint8Array, dv: DataView, pos: number, t: number): number {
+  if (t <= 0x7f) return t;
+  if (t >= 0xe0) return t - 0x100;
+  switch (t) {
+    case 0xca:
+      return dv.getFloat32(pos + 1);
+    case 0xcb:
+      return dv.getFloat64(pos + 1);
+    case 0xcc:
+      return b[pos + 1] as number;
+    case 0xcd:
+      return dv.getUint16(pos + 1);
+    case 0xce:
+      return dv.getUint32(pos + 1);
+    case 0xcf:
+      return dv.getUint32(pos + 1) * 4294967296 + dv.getUint32(pos + 5);
+    case 0xd0:
+      return dv.getInt8(pos + 1);
+    case 0xd1:
+      return dv.getInt16(pos + 1);
+    case 0xd2:
+      return dv.getInt32(pos + 1);
+    default:
+      return dv.getInt32(pos + 1) * 4294967296 + dv.getUint32(pos + 5);
+  }
+}
+
+const NUM_SIZE = new Uint8Array(256);
+for (let t = 0; t < 256; t++) NUM_SIZE[t] = 1;
+for (const [t, n] of [[0xca, 5], [0xcb, 9], [0xcc, 2], [0xcd, 3], [0xce, 5], [0xcf, 9], [0xd0, 2], [0xd1, 3], [0xd2, 5], [0xd3, 9]] as const) {
+  NUM_SIZE[t] = n;
+}
+
+// top-level keys, as bytes
+const K_EVENT = [0x65, 0x76, 0x65, 0x6e, 0x74];
+const K_NAME = [0x6e, 0x61, 0x6d, 0x65];
+const K_FIELDS = [0x66, 0x69, 0x65, 0x6c, 0x64, 0x73];
+const K_DURATION = [0x64, 0x75, 0x72, 0x61, 0x74, 0x69, 0x6f, 0x6e];
+const K_CATEGORIES = [0x63, 0x61, 0x74, 0x65, 0x67, 0x6f, 0x72, 0x69, 0x65, 0x73];
+const K_PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f];
+
+function keyIs(b: Uint8Array, pos: number, len: number, k: readonly number[]): boolean {
+  if (len !== k.length) return false;
+  for (let i = 0; i < len; i++) if (b[pos + i] !== k[i]) return false;
+  return true;
+}
+
+/** A value of type `string` from the intern table, decoded when it is full; null: not valid UTF-8. */
+function stringAt(interner: Interner, b: Uint8Array, pos: number, len: number): string | null {
+  const id = interner.lookup(b, pos, len);
+  if (id >= 0) return interner.string(id);
+  if (id === NOT_INTERNED) return decodeUtf8(b, pos, len);
+  return null; // INVALID_UTF8
+}
+
+export class EventScanner {
+  private readonly plan: IngestPlan;
+  private readonly interner: Interner;
+  /** TallyEvent.vals of the events loaded (the engine's, one array) */
+  private vals: (FieldValue | null)[];
+  /** the categories array, reused (when the plan reads categories) */
+  private readonly cats: string[];
+  /** plan keys set in the current event (each once: `mark[key] === gen`) */
+  private readonly setSlots: Int32Array;
+  private readonly mark: Int32Array;
+  private gen: number;
+  private nSet: number;
+  private allSet: boolean;
+  /** end of the value `load` looked at */
+  end: number;
+
+  constructor(plan: IngestPlan, interner: Interner) {
+    this.plan = plan;
+    this.interner = interner;
+    this.vals = [];
+    this.cats = [];
+    this.setSlots = new Int32Array(plan.keys.length);
+    this.mark = new Int32Array(plan.keys.length);
+    this.gen = 1;
+    this.nSet = 0;
+    this.allSet = true;
+    this.end = 0;
+  }
+
+  /** Someone else wrote ev.vals (the general path): the next load clears every plan slot. */
+  touchedAll(): void {
+    this.allSet = true;
+  }
+
+  private clearSlots(): void {
+    const vals = this.vals;
+    const slots = this.plan.slots;
+    if (this.allSet) {
+      for (let i = 0; i < slots.length; i++) vals[slots[i] as number] = null;
+      this.allSet = false;
+      this.nSet = 0;
+    }
+    for (let i = 0; i < this.nSet; i++) vals[slots[this.setSlots[i] as number] as number] = null;
+    this.nSet = 0;
+    this.gen = (this.gen + 1) | 0;
+  }
+
+  /** The plan's index of the key at `pos` (`len` bytes), or -1. */
+  private slotOf(b: Uint8Array, pos: number, len: number): number {
+    const plan = this.plan;
+    if (len >= plan.firstOfLen.length) return -1;
+    for (let s = (plan.firstOfLen[len] as number) - 1; s >= 0; s = (plan.nextOfLen[s] as number) - 1) {
+      const k = plan.keyBytes[s] as Uint8Array;
+      let i = 0;
+      while (i < len && k[i] === b[pos + i]) i++;
+      if (i === len) return s;
+    }
+    return -1;
+  }
+
+  private put(slot: number, v: FieldValue | null): void {
+    this.vals[this.plan.slots[slot] as number] = v;
+    if (this.mark[slot] !== this.gen) {
+      this.mark[slot] = this.gen;
+      this.setSlots[this.nSet++] = slot;
+    }
+  }
+
+  /**
+   * Loads the event whose value starts at `pos` into `ev`; sets `end` to
+   * where the value ends. SCAN_SLOW leaves `ev` unspecified.
+   */
+  load(b: Uint8Array, dv: DataView, pos: number, ev: TallyEvent): number {
+    if (this.vals !== ev.vals) {
+      this.vals = ev.vals as (FieldValue | null)[];
+      this.allSet = true;
+    }
+    this.clearSlots();
+    const t0 = b[pos] as number;
+    let n: number;
+    if (t0 >= 0x80 && t0 <= 0x8f) {
+      n = t0 & 0x0f;
+      pos++;
+    } else if (t0 === 0xde) {
+      n = ((b[pos + 1] as number) << 8) | (b[pos + 2] as number);
+      pos += 3;
+    } else if (t0 === 0xdf) {
+      n = strLen(b, pos, 0xdb);
+      pos += 5;
+    } else {
+      this.end = skipValue(b, pos);
+      return SCAN_SLOW;
+    }
+    const start = pos;
+    let name: string | null = null;
+    let nameState = NONE;
+    let alias: string | null = null;
+    let aliasState = NONE;
+    let dTop = 0;
+    let dTopState = NONE;
+    let dField = 0;
+    let dFieldState = NONE;
+    let catsState = NONE;
+    let fieldsSeen = false;
+    const wantCats = this.plan.categories;
+    for (let i = 0; i < n; i++) {
+      const kt = b[pos] as number;
+      if (!isStr(kt)) return this.slow(b, start, n - i, pos);
+      const kh = kt <= 0xbf ? 1 : strHead(kt);
+      const klen = kt <= 0xbf ? kt & 0x1f : strLen(b, pos, kt);
+      const kpos = pos + kh;
+      pos = kpos + klen;
+      const t = b[pos] as number;
+      if (klen === 5 && keyIs(b, kpos, klen, K_EVENT)) {
+        if (t === 0xc0) {
+          nameState = NIL;
+          pos++;
+        } else if (isStr(t)) {
+          const h = t <= 0xbf ? 1 : strHead(t);
+          const len = t <= 0xbf ? t & 0x1f : strLen(b, pos, t);
+          name = stringAt(this.interner, b, pos + h, len);
+          if (name === null) return this.slow(b, start, n - i, kpos - kh);
+          nameState = SET;
+          pos += h + len;
+        } else return this.slow(b, start, n - i, kpos - kh);
+      } else if (klen === 4 && keyIs(b, kpos, klen, K_NAME)) {
+        if (t === 0xc0) {
+          aliasState = NIL;
+          pos++;
+        } else if (isStr(t)) {
+          const h = t <= 0xbf ? 1 : strHead(t);
+          const len = t <= 0xbf ? t & 0x1f : strLen(b, pos, t);
+          alias = stringAt(this.interner, b, pos + h, len);
+          if (alias === null) return this.slow(b, start, n - i, kpos - kh);
+          aliasState = SET;
+          pos += h + len;
+        } else return this.slow(b, start, n - i, kpos - kh);
+      } else if (klen === 8 && keyIs(b, kpos, klen, K_DURATION)) {
+        if (t === 0xc0) {
+          dTopState = NIL;
+          pos++;
+        } else if (isNum(t)) {
+          dTop = readNum(b, dv, pos, t);
+          if (!Number.isFinite(dTop)) return this.slow(b, start, n - i, kpos - kh);
+          dTopState = SET;
+          pos += NUM_SIZE[t] as number;
+        } else return this.slow(b, start, n - i, kpos - kh);
+      } else if (klen === 10 && keyIs(b, kpos, klen, K_CATEGORIES)) {
+        if (catsState !== NONE) return this.slow(b, start, n - i, kpos - kh);
+        if (t === 0xc0) {
+          catsState = NIL;
+          pos++;
+          continue;
+        }
+        let m: number;
+        if (t >= 0x90 && t <= 0x9f) {
+          m = t & 0x0f;
+          pos++;
+        } else if (t === 0xdc) {
+          m = ((b[pos + 1] as number) << 8) | (b[pos + 2] as number);
+          pos += 3;
+        } else if (t === 0xdd) {
+          m = strLen(b, pos, 0xdb);
+          pos += 5;
+        } else return this.slow(b, start, n - i, kpos - kh);
+        const cats = this.cats;
+        cats.length = 0;
+        for (let j = 0; j < m; j++) {
+          const et = b[pos] as number;
+          if (!isStr(et)) return this.slow(b, start, n - i, kpos - kh);
+          const h = et <= 0xbf ? 1 : strHead(et);
+          const len = et <= 0xbf ? et & 0x1f : strLen(b, pos, et);
+          if (wantCats) {
+            const s = stringAt(this.interner, b, pos + h, len);
+            if (s === null) return this.slow(b, start, n - i, kpos - kh);
+            cats.push(s);
+          }
+          pos += h + len;
+        }
+        catsState = SET;
+      } else if (klen === 6 && keyIs(b, kpos, klen, K_FIELDS)) {
+        if (fieldsSeen) return this.slow(b, start, n - i, kpos - kh);
+        fieldsSeen = true;
+        if (t === 0xc0) {
+          pos++;
+          continue;
+        }
+        let m: number;
+        if (t >= 0x80 && t <= 0x8f) {
+          m = t & 0x0f;
+          pos++;
+        } else if (t === 0xde) {
+          m = ((b[pos + 1] as number) << 8) | (b[pos + 2] as number);
+          pos += 3;
+        } else if (t === 0xdf) {
+          m = strLen(b, pos, 0xdb);
+          pos += 5;
+        } else return this.slow(b, start, n - i, kpos - kh);
+        for (let j = 0; j < m; j++) {
+          const ft = b[pos] as number;
+          if (!isStr(ft)) return this.slow(b, start, n - i, kpos - kh);
+          const fh = ft <= 0xbf ? 1 : strHead(ft);
+          const flen = ft <= 0xbf ? ft & 0x1f : strLen(b, pos, ft);
+          const fpos = pos + fh;
+          if (flen === 9 && keyIs(b, fpos, flen, K_PROTO)) return this.slow(b, start, n - i, kpos - kh);
+          const slot = this.slotOf(b, fpos, flen);
+          const isDur = flen === 8 && keyIs(b, fpos, flen, K_DURATION);
+          pos = fpos + flen;
+          const vt = b[pos] as number;
+          if (vt === 0xc0) {
+            if (slot >= 0) this.put(slot, null);
+            if (isDur) dFieldState = NIL;
+            pos++;
+          } else if (isStr(vt)) {
+            if (isDur) return this.slow(b, start, n - i, kpos - kh);
+            const h = vt <= 0xbf ? 1 : strHead(vt);
+            const len = vt <= 0xbf ? vt & 0x1f : strLen(b, pos, vt);
+            if (slot >= 0) {
+              const s = stringAt(this.interner, b, pos + h, len);
+              if (s === null) return this.slow(b, start, n - i, kpos - kh);
+              this.put(slot, s);
+            }
+            pos += h + len;
+          } else if (isNum(vt)) {
+            const v = readNum(b, dv, pos, vt);
+            // a negative field counts only if no later duplicate key replaces it: the general path decides
+            if (!Number.isFinite(v) || v < 0) return this.slow(b, start, n - i, kpos - kh);
+            if (slot >= 0) this.put(slot, v);
+            if (isDur) {
+              dField = v;
+              dFieldState = SET;
+            }
+            pos += NUM_SIZE[vt] as number;
+          } else {
+            // a string list, or a value loadEvent rejects
+            let m2: number;
+            if (vt >= 0x90 && vt <= 0x9f) {
+              m2 = vt & 0x0f;
+              pos++;
+            } else if (vt === 0xdc) {
+              m2 = ((b[pos + 1] as number) << 8) | (b[pos + 2] as number);
+              pos += 3;
+            } else if (vt === 0xdd) {
+              m2 = strLen(b, pos, 0xdb);
+              pos += 5;
+            } else return this.slow(b, start, n - i, kpos - kh);
+            if (isDur) return this.slow(b, start, n - i, kpos - kh);
+            const list: string[] | null = slot >= 0 ? [] : null;
+            for (let e = 0; e < m2; e++) {
+              const et = b[pos] as number;
+              if (!isStr(et)) return this.slow(b, start, n - i, kpos - kh);
+              const h = et <= 0xbf ? 1 : strHead(et);
+              const len = et <= 0xbf ? et & 0x1f : strLen(b, pos, et);
+              if (list !== null) {
+                const s = stringAt(this.interner, b, pos + h, len);
+                if (s === null) return this.slow(b, start, n - i, kpos - kh);
+                list.push(s);
+              }
+              pos += h + len;
+            }
+            if (slot >= 0) this.put(slot, list);
+          }
+        }
+      } else {
+        pos = skipValue(b, pos);
+      }
+    }
+    this.end = pos;
+    let evName: string;
+    if (nameState === SET) evName = name as string;
+    else if (aliasState === SET) evName = alias as string;
+    else return SCAN_SLOW; // missing name: the general path words it
+    if (evName.indexOf('\uFFFD') !== -1) return SCAN_SLOW;
+    const d = dTopState === SET ? dTop : dFieldState === SET ? dField : 0;
+    ev.name = evName;
+    ev.categories = catsState === SET && wantCats ? this.cats : undefined;
+    ev.fields = undefined;
+    ev.duration = Math.round(d);
+    ev.negative = d < 0;
+    return SCAN_OK;
+  }
+
+  /** Gives up on the event: `left` map entries remain from the key at `pos`. */
+  private slow(b: Uint8Array, _start: number, left: number, pos: number): number {
+    for (let i = 0; i < left; i++) pos = skipValue(b, skipValue(b, pos));
+    this.end = pos;
+    return SCAN_SLOW;
+  }
+}
