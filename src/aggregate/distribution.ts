@@ -10,7 +10,7 @@
 import type { Int32Histogram } from 'hdr-histogram-js';
 import { readHistogram } from './buckets.js';
 import { histValue, indexOfValue, newHistogram } from './geometry.js';
-import type { DistSnapshot, SnapshotDepth } from './types.js';
+import type { DistSnapshot, RawHist, SnapshotDepth } from './types.js';
 import { INLINE_MAX, valuesHist } from './values.js';
 
 const COUNT = 0;
@@ -104,6 +104,23 @@ export class Distribution {
       this.parked = this.hist;
       this.hist = null;
     }
+  }
+
+  /**
+   * A full snapshot for a shard delta, then reset(): the values unsorted
+   * (a RawHist) while inline, the non-zero buckets once dense.
+   */
+  takeDelta(): DistSnapshot {
+    const s = this.s;
+    const n = s[COUNT] as number;
+    const min = n > 0 ? (s[MIN] as number) : 0;
+    const max = n > 0 ? (s[MAX] as number) : 0;
+    const snap: DistSnapshot = { count: n, sum: s[SUM] as number, min, max, mean: s[MEAN] as number, m2: s[M2] as number };
+    const h = this.hist;
+    const raw: RawHist = { kind: 'raw', values: s.slice(VALUES, VALUES + n) };
+    snap.hist = h === null ? raw : readHistogram(h, indexOfValue(histValue(min)), indexOfValue(histValue(max)));
+    this.reset();
+    return snap;
   }
 
   snapshot(depth: SnapshotDepth): DistSnapshot {

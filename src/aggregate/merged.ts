@@ -7,7 +7,8 @@
  * on demand and cached until the next change.
  */
 import { COUNTS_LENGTH, histValue, indexOfValue } from './geometry.js';
-import type { BucketsHist, DistHist, DistSnapshot } from './types.js';
+import { addMoments } from './merge.js';
+import type { BucketsHist, DistHist, DistSnapshot, RawHist } from './types.js';
 import { INLINE_MAX, valuesHist } from './values.js';
 
 const UINT32_MAX = 4294967295;
@@ -40,33 +41,16 @@ export class MergedDist implements DistSnapshot {
     this.cached = undefined;
   }
 
-  /** Adds a full snapshot (with its hist) into this one. */
+  /** Adds a full snapshot or a shard delta (with its hist) into this one. */
   add(src: DistSnapshot): void {
-    const nb = src.count;
-    if (nb === 0) return;
-    const na = this.count;
-    if (na === 0) {
-      this.sum = src.sum;
-      this.min = src.min;
-      this.max = src.max;
-      this.mean = src.mean;
-      this.m2 = src.m2;
-    } else {
-      const n = na + nb;
-      const delta = src.mean - this.mean;
-      this.m2 = this.m2 + src.m2 + delta * delta * ((na * nb) / n);
-      this.mean = (na * this.mean + nb * src.mean) / n;
-      this.sum += src.sum;
-      if (src.min < this.min) this.min = src.min;
-      if (src.max > this.max) this.max = src.max;
-    }
-    this.count = na + nb;
+    if (src.count === 0) return;
+    addMoments(this, src);
     this.cached = undefined;
-    const h = src.hist as DistHist | undefined;
+    const h = src.hist as DistHist | RawHist | undefined;
     if (h === undefined) return;
     if (this.dense === null && this.count > INLINE_MAX) this.promote();
     const dense = this.dense;
-    if (h.kind === 'values') {
+    if (h.kind === 'values' || h.kind === 'raw') {
       const v = h.values;
       if (dense !== null) {
         for (let i = 0; i < v.length; i++) {

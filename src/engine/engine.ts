@@ -12,6 +12,7 @@ import { FieldSlots, planOf } from '../event/plan.js';
 import { EventScanner, SCAN_OK } from '../event/scan.js';
 import { fieldOf, newEvent, type FieldValue, type TallyEvent } from '../event/types.js';
 import { lastRejectDetail, loadEvent, REJECT_REASONS, R_INVALID_JSON, R_OK } from '../event/validate.js';
+import type { CompiledFilter } from '../filter/index.js';
 import { Metric } from '../metrics/metric.js';
 import type { EngineCounters, EngineSnapshot, NodeSnapshot } from '../metrics/types.js';
 
@@ -68,6 +69,10 @@ export class Engine {
   private scanner: EventScanner;
   private readonly interner: Interner;
   private readonly fieldSlots: FieldSlots;
+  /** the distinct filters of the metrics, metric index → its filter, and each filter's answer for this event */
+  private filters: CompiledFilter[];
+  private filterOf: Int32Array;
+  private hit: Uint8Array;
   /** the current plan's slots (what loadEvent's results are copied into) */
   private planKeys: readonly string[];
   private planSlots: Int32Array;
@@ -96,9 +101,32 @@ export class Engine {
     this.ev = newEvent();
     this.interner = new Interner();
     this.scanner = this.newScanner();
+    this.filters = [];
+    this.filterOf = new Int32Array(0);
+    this.hit = new Uint8Array(0);
+    this.replan();
     this.counters = newCounters();
     this.generalDecodes = 0;
     this.seq = 0;
+  }
+
+  /** The metric set changed: a new plan, and the distinct filters. */
+  private replan(): void {
+    this.scanner = this.newScanner();
+    const byText = new Map<string, number>();
+    this.filters = [];
+    this.filterOf = new Int32Array(this.metrics.length);
+    this.metrics.forEach((m, i) => {
+      const key = m.filter.source; // the same text is the same predicate
+      let f = byText.get(key);
+      if (f === undefined) {
+        f = this.filters.length;
+        this.filters.push(m.filter);
+        byText.set(key, f);
+      }
+      this.filterOf[i] = f;
+    });
+    this.hit = new Uint8Array(this.filters.length);
   }
 
   private newScanner(): EventScanner {
@@ -175,10 +203,14 @@ export class Engine {
     c.eventsAccepted++;
     const ev = this.ev;
     if (ev.negative) c.negativeValues++;
+    // each distinct filter once per event, however many metrics share it
+    const filters = this.filters;
+    const hit = this.hit;
+    for (let f = 0; f < filters.length; f++) hit[f] = (filters[f] as CompiledFilter).match(ev) ? 1 : 0;
     const metrics = this.metrics;
+    const filterOf = this.filterOf;
     for (let m = 0; m < metrics.length; m++) {
-      const metric = metrics[m] as Metric;
-      if (metric.filter.match(ev)) metric.record(ev, this.seq);
+      if (hit[filterOf[m] as number] === 1) (metrics[m] as Metric).record(ev, this.seq);
     }
   }
 
@@ -296,19 +328,19 @@ export class Engine {
     const mid = id ?? this.nextId;
     this.nextId = Math.max(this.nextId, mid + 1);
     this.metrics.push(this.compile(def, mid));
-    this.scanner = this.newScanner();
+    this.replan();
   }
 
   /** Removes the metric with that id, if there is one. */
   removeMetricId(id: number): void {
     this.metrics = this.metrics.filter((m) => m.id !== id);
-    this.scanner = this.newScanner();
+    this.replan();
   }
 
   removeMetric(name: string): void {
     const i = this.metrics.findIndex((m) => m.def.name === name);
     if (i === -1) throw new TallydError('ERR_METRIC_NOT_FOUND', `metrics '${name}' not found`);
     this.metrics.splice(i, 1);
-    this.scanner = this.newScanner();
+    this.replan();
   }
 }

@@ -49,11 +49,7 @@ export class MetricNode {
    * dirty nodes, and zeroes them: the shard ships it to the main thread.
    */
   takeDelta(): NodeSnapshot {
-    const dists = this.dists.map((d) => {
-      const s = d.snapshot('full');
-      d.reset();
-      return s;
-    });
+    const dists = this.dists.map((d) => d.takeDelta());
     const children: NodeSnapshot[] = [];
     const kids = this.dirtyKids;
     if (kids !== null) {

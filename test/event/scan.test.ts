@@ -41,7 +41,7 @@ type V =
   | { t: 'map'; entries: [K, V][]; wide: number }
   | { t: 'arr'; items: V[]; wide: number }
   | { t: 'str'; s: string; wide: number }
-  | { t: 'raw'; bytes: number[] }
+  | { t: 'raw'; bytes: readonly number[] }
   | { t: 'int'; n: number; wide: number }
   | { t: 'f64'; x: number }
   | { t: 'f32'; x: number }
