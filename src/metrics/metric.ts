@@ -108,7 +108,11 @@ export class Metric {
     if (q !== null) {
       if (typeof v !== 'number') return;
       const idx = q.indexOf(v);
-      const child = node.child(idx) ?? this.create(node, idx, (q.buckets[idx] as { name: string }).name, seq);
+      let child = node.bucket(idx);
+      if (child === undefined) {
+        child = this.create(node, idx, (q.buckets[idx] as { name: string }).name, seq);
+        if (child.key === idx) node.setBucket(idx, child);
+      }
       node.touch(child);
       this.descend(child, depth + 1, ev, seq);
       return;

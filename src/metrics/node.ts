@@ -15,6 +15,8 @@ export class MetricNode {
   readonly budget: number;
   children: MetricNode[] | null;
   index: Map<ChildKey, MetricNode> | null;
+  /** children of a quantized level by bucket index (the same nodes as `children`) */
+  buckets: (MetricNode | undefined)[] | null;
   overflow: MetricNode | null;
   /** recorded into since the last delta was taken */
   dirty: boolean;
@@ -31,6 +33,7 @@ export class MetricNode {
     this.dists = d;
     this.children = null;
     this.index = null;
+    this.buckets = null;
     this.overflow = null;
     this.dirty = false;
     this.dirtyKids = null;
@@ -62,6 +65,19 @@ export class MetricNode {
 
   child(key: ChildKey): MetricNode | undefined {
     return this.index === null ? undefined : this.index.get(key);
+  }
+
+  /** the child for bucket `i` of a quantized level */
+  bucket(i: number): MetricNode | undefined {
+    const b = this.buckets;
+    return b === null ? undefined : b[i];
+  }
+
+  /** registers `node` (already a child) as the one for bucket `i` */
+  setBucket(i: number, node: MetricNode): void {
+    if (this.buckets === null) this.buckets = [];
+    while (this.buckets.length < i) this.buckets.push(undefined);
+    this.buckets[i] = node;
   }
 
   addChild(node: MetricNode): void {
