@@ -22,6 +22,8 @@ const M2 = 5;
 /** inline values start here */
 const VALUES = 6;
 const FIRST_CAPACITY = 8;
+/** indices recorded into a dense distribution before they are folded into its histogram */
+const PENDING = 2048;
 
 export class Distribution {
   /** [count, sum, min, max, mean, m2, ...inline values] */
@@ -30,6 +32,14 @@ export class Distribution {
   private hist: Int32Histogram | null;
   /** a histogram kept across reset() for the next promotion */
   private parked: Int32Histogram | null;
+  /**
+   * While dense: counts-array indices recorded since the last fold. They are
+   * added to the histogram PENDING at a time, while its counts are in cache
+   * (one by one, nearly every record was a cache miss); every reader folds
+   * first.
+   */
+  private pend: Uint16Array | null;
+  private npend: number;
 
   constructor() {
     const s = new Float64Array(VALUES + FIRST_CAPACITY);
@@ -38,6 +48,8 @@ export class Distribution {
     this.s = s;
     this.hist = null;
     this.parked = null;
+    this.pend = null;
+    this.npend = 0;
   }
 
   get count(): number {
@@ -62,12 +74,21 @@ export class Distribution {
     const m = mean + d / n;
     s[MEAN] = m;
     s[M2] = (s[M2] as number) + d * (v - m);
-    const h = this.hist;
-    if (h !== null) {
-      h.incrementCountAtIndex(indexOfValue(histValue(v)));
-      h.incrementTotalCount();
+    if (this.hist !== null) {
+      if (this.npend === PENDING) this.fold();
+      (this.pend as Uint16Array)[this.npend++] = indexOfValue(histValue(v));
     } else if (VALUES - 1 + n < s.length) s[VALUES - 1 + n] = v;
     else this.spill(v, n);
+  }
+
+  /** Adds the pending indices into the histogram. */
+  private fold(): void {
+    const h = this.hist as Int32Histogram;
+    const p = this.pend as Uint16Array;
+    const n = this.npend;
+    for (let i = 0; i < n; i++) h.incrementCountAtIndex(p[i] as number);
+    h.setTotalCount(h.totalCount + n);
+    this.npend = 0;
   }
 
   private spill(v: number, n: number): void {
@@ -89,6 +110,8 @@ export class Distribution {
     h.incrementCountAtIndex(indexOfValue(histValue(v)));
     h.setTotalCount(n);
     this.hist = h;
+    if (this.pend === null) this.pend = new Uint16Array(PENDING);
+    this.npend = 0;
   }
 
   /** zero every figure; the object, its capacity and any histogram are kept for reuse */
@@ -103,6 +126,7 @@ export class Distribution {
     if (this.hist !== null) {
       this.parked = this.hist;
       this.hist = null;
+      this.npend = 0;
     }
   }
 
@@ -111,6 +135,7 @@ export class Distribution {
    * (a RawHist) while inline, the non-zero buckets once dense.
    */
   takeDelta(): DistSnapshot {
+    if (this.npend > 0) this.fold();
     const s = this.s;
     const n = s[COUNT] as number;
     const min = n > 0 ? (s[MIN] as number) : 0;
@@ -124,6 +149,7 @@ export class Distribution {
   }
 
   snapshot(depth: SnapshotDepth): DistSnapshot {
+    if (this.npend > 0) this.fold();
     const s = this.s;
     const n = s[COUNT] as number;
     const min = n > 0 ? (s[MIN] as number) : 0;

@@ -227,13 +227,16 @@ export class Engine {
    * is read straight from `bytes`, only the keys the metrics read become
    * values, and an event off the common path is decoded by msgpackr alone.
    * Throws FramingError when the batch is not complete plain msgpack
-   * (nothing of it is counted then). The same counts as
-   * `ingest(frameBatch(bytes, FORMAT_MSGPACK, { plain: true }))`.
+   * (nothing of it is counted then), unless `plain` is false: then such a
+   * batch goes to msgpackr whole. The same counts as
+   * `ingest(frameBatch(bytes, FORMAT_MSGPACK, { plain }))`.
    */
-  ingestMsgpack(bytes: Uint8Array, seq?: number): IngestResult {
+  ingestMsgpack(bytes: Uint8Array, seq?: number, plain = true): IngestResult {
     try {
       scanMsgpack(bytes);
     } catch (e) {
+      // not plain msgpack: from a file (plain = false), msgpackr decides what it means
+      if (!plain) return this.ingest(frameBatch(bytes, FORMAT_MSGPACK), seq);
       throw new FramingError(`invalid msgpack: ${(e as Error).message}`);
     }
     if (lastScanHadExtension) return this.ingest(frameBatch(bytes, FORMAT_MSGPACK), seq);
@@ -285,8 +288,8 @@ export class Engine {
    * network, plain msgpack only (see FrameOptions).
    */
   ingestBytes(bytes: Uint8Array, format: BatchFormat, seq?: number, plain = false): IngestResult {
-    if (format === FORMAT_MSGPACK && plain) {
-      const r = this.ingestMsgpack(bytes, seq);
+    if (format === FORMAT_MSGPACK) {
+      const r = this.ingestMsgpack(bytes, seq, plain);
       this.counters.bytes += bytes.length;
       return r;
     }

@@ -130,6 +130,34 @@ describe('Distribution', () => {
     expect(Array.from(h.values)).toEqual(Array.from({ length: INLINE_MAX }, (_, i) => i + 1));
   });
 
+  it('gives the same figures whenever it is read: reading mid-stream, deltas and resets lose no value', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 5_000_000 }), { minLength: 2500, maxLength: 9000 }),
+        fc.array(fc.integer({ min: 1, max: 8999 }), { maxLength: 6 }),
+        (values, cuts) => {
+          const once = dist(values);
+          const read = new Distribution();
+          const deltas = new Distribution();
+          const shipped: DistSnapshot[] = [];
+          values.forEach((v, i) => {
+            read.record(v);
+            deltas.record(v);
+            if (cuts.includes(i)) {
+              read.snapshot('full');
+              shipped.push(deltas.takeDelta());
+            }
+          });
+          shipped.push(deltas.takeDelta());
+          expect(read.snapshot('full')).toEqual(once.snapshot('full'));
+          expect(shipped.reduce((n, d) => n + d.count, 0)).toBe(values.length);
+          expect(deltas.count).toBe(0);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   it('reset zeroes everything and keeps working, sparse or dense', () => {
     for (const n of [3, 5000]) {
       const d = dist(Array.from({ length: n }, (_, i) => 100 + i));
