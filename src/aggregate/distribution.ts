@@ -61,8 +61,9 @@ export class Distribution {
     return this.hist !== null;
   }
 
-  /** `v` must be finite */
-  record(v: number): void {
+  /** `v` must be finite; -0 is recorded as 0 (no figure ever reads "-0") */
+  record(x: number): void {
+    const v = x === 0 ? 0 : x;
     const s = this.s;
     const n = (s[COUNT] as number) + 1;
     s[COUNT] = n;

@@ -14,7 +14,8 @@ export interface Oracle {
 }
 
 export function oracle(values: readonly number[]): Oracle {
-  const sorted = [...values].sort((a, b) => a - b);
+  // a distribution records -0 as 0
+  const sorted = values.map((v) => (v === 0 ? 0 : v)).sort((a, b) => a - b);
   const n = sorted.length;
   let sum = 0;
   for (const v of sorted) sum += v;
