@@ -1,0 +1,99 @@
+/**
+ * `tallyd serve` on the bench's metrics, fed the same events as Dovecot's
+ * event exporter sends them, as msgpack batches over keep-alive HTTP
+ * connections; CPU of the whole process (every thread) from /proc.
+ */
+import { Agent, request } from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cpuSeconds, freePort, sleep, startChild, tail, type Child } from './proc.js';
+
+/** this checkout's tallyd; TALLYD_BENCH_BIN points the bench at another build (before/after comparisons) */
+const TALLYD_BIN = process.env['TALLYD_BENCH_BIN'] ?? fileURLToPath(new URL('../../../bin/tallyd.js', import.meta.url));
+
+export interface TallydRun {
+  readonly pid: number;
+  readonly port: number;
+  cpu(): number;
+  /** POSTs every batch (in order, over `connections` connections); resolves with the events accepted */
+  send(batches: readonly Buffer[], connections: number): Promise<number>;
+  dump(): Promise<string>;
+  /** dump, then zero every figure (doveadm stats dump -r) */
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function call(agent: Agent, port: number, method: string, path: string, body?: Buffer): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = {};
+    if (body !== undefined) {
+      headers['content-type'] = 'application/msgpack';
+      headers['content-length'] = body.length;
+    }
+    const req = request({ host: '127.0.0.1', port, method, path, agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export async function startTallyd(dir: string, metrics: string, shards: number): Promise<TallydRun> {
+  const port = await freePort();
+  const confFile = join(dir, 'tallyd.conf');
+  writeFileSync(confFile, `listen = 127.0.0.1:${port}\nshards = ${shards}\n${metrics}\n`);
+  const log = join(dir, 'tallyd.log');
+  const child: Child = startChild(process.execPath, [TALLYD_BIN, 'serve', '--config', confFile], log, 30 * 60_000);
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitedYet()) throw new Error(`tallyd exited at start\n${tail(log)}`);
+    try {
+      if ((await call(agent, port, 'GET', '/readyz')).status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`tallyd not ready within 20 s\n${tail(log)}`);
+    await sleep(100);
+  }
+  return {
+    pid: child.pid,
+    port,
+    cpu: () => cpuSeconds(child.pid),
+    async send(batches, connections) {
+      let next = 0;
+      let accepted = 0;
+      const worker = async (): Promise<void> => {
+        while (next < batches.length) {
+          const body = batches[next++] as Buffer;
+          for (;;) {
+            const r = await call(agent, port, 'POST', '/v1/events', body);
+            if (r.status === 503) continue; // rings full: the same batch again
+            if (r.status !== 200) throw new Error(`POST /v1/events: ${r.status} ${r.text}`);
+            accepted += (JSON.parse(r.text) as { accepted: number }).accepted;
+            break;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: connections }, worker));
+      return accepted;
+    },
+    async dump() {
+      const r = await call(agent, port, 'GET', '/v1/stats/dump?fields=count,sum');
+      if (r.status !== 200) throw new Error(`GET /v1/stats/dump: ${r.status} ${r.text}`);
+      return r.text;
+    },
+    async reset() {
+      const r = await call(agent, port, 'POST', '/v1/stats/dump?reset=1');
+      if (r.status !== 200) throw new Error(`POST /v1/stats/dump?reset=1: ${r.status} ${r.text}`);
+    },
+    async stop() {
+      agent.destroy();
+      await child.stop();
+    },
+  };
+}
