@@ -5,7 +5,12 @@
  * ratios. Every ratio is "higher is better".
  */
 import { Bench } from 'tinybench';
+import { parseConfigText } from '../../src/config/index.js';
+import { Engine } from '../../src/engine/engine.js';
+import { FORMAT_MSGPACK, frameBatch } from '../../src/event/decode.js';
 import { renderExport } from '../../src/export/index.js';
+import { metricBlocks } from '../dovecot/metrics.js';
+import { buildWorkload } from '../dovecot/workload.js';
 import { mailBatches, packBatch } from '../fixtures/mail.js';
 import { seriesArraysOf, templateLines } from '../fixtures/template.js';
 import { pipelineTasks } from '../suites/record.js';
@@ -104,4 +109,57 @@ export function budgetOverSubMetricBytes(series: number, rounds: number): RatioR
     out.push(1024 / (m.shard + m.main));
   }
   return { value: median(out), rounds: out, detail: `${median(bytes).toFixed(0)} B per sparse sub-metric (heap, shard + main, ${series} sub-metrics)` };
+}
+
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/**
+ * Engine over Dovecot exporter-shaped msgpack batches (bench/dovecot's
+ * events, the three metrics of bench:dovecot): the msgpackr path
+ * (frameBatch + loadEvent + object fields) CPU per event ÷ the on-demand
+ * decoder's (≥ 1: the scanner is that many times cheaper), alternating rounds.
+ */
+export function scanOverMsgpackr(rounds: number, events: number): RatioResult {
+  const w = buildWorkload({ events, seed: 3, connections: 1, batchSize: 1000, writer: false, http: true });
+  const config = parseConfigText(metricBlocks(), '<bench:dovecot metrics>');
+  const scan = (): number => {
+    const e = new Engine(config);
+    const t0 = cpuMs();
+    for (const b of w.batches) e.ingestMsgpack(b);
+    return ((cpuMs() - t0) * 1e6) / w.events;
+  };
+  const unpack = (): number => {
+    const e = new Engine(config);
+    const t0 = cpuMs();
+    for (const b of w.batches) e.ingest(frameBatch(b, FORMAT_MSGPACK, { plain: true }));
+    return ((cpuMs() - t0) * 1e6) / w.events;
+  };
+  scan();
+  unpack();
+  const out: number[] = [];
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    let x: number;
+    let y: number;
+    if (r % 2 === 0) {
+      x = scan();
+      y = unpack();
+    } else {
+      y = unpack();
+      x = scan();
+    }
+    a.push(x);
+    b.push(y);
+    out.push(y / x);
+  }
+  const perSec = (ns: number): string => `${Math.round(1e9 / ns / 1000)}k`;
+  return {
+    value: median(out),
+    rounds: out,
+    detail: `on-demand ${median(a).toFixed(0)} ns/event (${perSec(median(a))} events/CPU-s), msgpackr path ${median(b).toFixed(0)} ns/event (${perSec(median(b))}), one thread`,
+  };
 }
