@@ -68,8 +68,9 @@ describe.each(TRANSPORTS)('faults over $name', (transport) => {
       let kills = 0;
       for (let attempt = 0; attempt < 10 && rt.lostBatches === 0; attempt++) {
         await until(() => (rt.stats().shards[0]?.pending ?? 0) >= 2, 20_000, 'shard 0 to hold batches');
-        const victim = rt.piscina.threads.find((t) => t.threadId === rt.threadIds[0]);
-        expect(victim).toBeDefined();
+        // the shard's worker, as piscina lists it (a restarted one may be listed a moment after it reported ready)
+        let victim = rt.piscina.threads.find((t) => t.threadId === rt.threadIds[0]);
+        await until(() => (victim = rt.piscina.threads.find((t) => t.threadId === rt.threadIds[0])) !== undefined, 20_000, "shard 0's worker in piscina's threads");
         await victim?.terminate();
         kills++;
         await until(() => rt.threadIds[0] !== victim?.threadId && rt.threadIds[0] !== -1, 20_000, 'shard 0 to be restarted');
