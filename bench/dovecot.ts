@@ -31,7 +31,10 @@ function table(r: BenchResult): string {
     L.push(row('Dovecot 2.3 stats (stats-writer socket)', x.dovecot), row('tallyd serve (HTTP msgpack batches)', x.tallyd), '');
   });
   if (r.ratio !== null) L.push(`ratio tallyd/Dovecot, events per CPU-second: median ${r.ratio.toFixed(2)} (${(r.ratioMin as number).toFixed(2)}–${(r.ratioMax as number).toFixed(2)}) over ${r.runs.length} runs`);
-  if (r.msgpackBytesPerEvent !== undefined) L.push(`bytes per event: msgpack ${r.msgpackBytesPerEvent.toFixed(0)}, stats-writer ${(r.writerBytesPerEvent ?? 0).toFixed(0)}`);
+  const bytes: string[] = [];
+  if ((r.msgpackBytesPerEvent ?? 0) > 0) bytes.push(`msgpack ${(r.msgpackBytesPerEvent as number).toFixed(0)}`);
+  if ((r.writerBytesPerEvent ?? 0) > 0) bytes.push(`stats-writer ${(r.writerBytesPerEvent as number).toFixed(0)}`);
+  if (bytes.length > 0) L.push(`bytes per event: ${bytes.join(', ')}`);
   return `${L.join('\n')}\n`;
 }
 

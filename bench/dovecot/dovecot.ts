@@ -21,8 +21,15 @@ export interface DovecotStats {
 
 /** The Debian binaries the bench needs, or the missing ones. */
 export function missingDovecot(): string[] {
-  return ['dovecot', 'doveadm'].filter((b) => which(b) === null);
+  const missing = ['dovecot', 'doveadm'].filter((b) => which(b) === null);
+  if (!existsSync(STATS_BIN)) missing.push(STATS_BIN);
+  return missing;
 }
+
+/** Debian's stats binary (the process measured) */
+export const STATS_BIN = '/usr/lib/dovecot/stats';
+/** what provides the binaries on Debian */
+export const DEBIAN_PACKAGES = 'dovecot-core dovecot-imapd';
 
 function conf(dir: string, metrics: string, root: boolean): string {
   const user = root ? 'default_login_user = dovenull\ndefault_internal_user = dovecot\n' : '';

@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { missingDovecot, startDovecot } from './dovecot.js';
+import { DEBIAN_PACKAGES, missingDovecot, startDovecot } from './dovecot.js';
 import { metricBlocks } from './metrics.js';
 import { sleep } from './proc.js';
 import { compareDump, countOf, parseDump, type Tally } from './tally.js';
@@ -138,7 +138,7 @@ export async function runDovecotBench(opts: Partial<BenchOptions> = {}): Promise
   const o: BenchOptions = { ...DEFAULTS, log: () => undefined, ...opts };
   const missing = missingDovecot();
   if (o.dovecot && missing.length > 0) {
-    return { skipped: `${missing.join(', ')} not found (apt-get install dovecot-core)`, runs: [], ratio: null, ratioMin: null, ratioMax: null };
+    return { skipped: `Dovecot is not installed (${missing.join(', ')} not found): apt-get install ${DEBIAN_PACKAGES}`, runs: [], ratio: null, ratioMin: null, ratioMax: null };
   }
   o.log(`building ${o.events} events…`);
   const w = buildWorkload({ events: o.events, seed: o.seed, connections: o.writers, batchSize: o.batchSize, writer: o.dovecot, http: o.tallyd });

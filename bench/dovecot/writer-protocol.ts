@@ -31,14 +31,13 @@ export const CLIENT_VERSION = 'VERSION\tstats-client\t4\t0\n';
 export const SERVER_VERSION = 'VERSION\tstats-server\t4\t0';
 export const LOG_TYPE_DEBUG = 0;
 
-// eslint-disable-next-line no-control-regex
-const NEEDS_ESCAPE = /[\x00\x01\t\r\n]/;
-// eslint-disable-next-line no-control-regex
-const ESCAPES = /[\x00\x01\t\r\n]/g;
-const ESC: Record<string, string> = { '\x00': '\x010', '\x01': '\x011', '\t': '\x01t', '\r': '\x01r', '\n': '\x01n' };
+const NEEDS_ESCAPE = /[\x01\t\r\n]/;
+const ESCAPES = /[\x01\t\r\n]/g;
+const ESC: Record<string, string> = { '\x01': '\x011', '\t': '\x01t', '\r': '\x01r', '\n': '\x01n' };
 
-/** str_tabescape */
+/** str_append_tabescaped (2.3.19: \001, TAB, CR, LF; a C string has no NUL to escape) */
 export function tabEscape(s: string): string {
+  if (s.includes('\x00')) throw new Error(`a NUL cannot cross the stats-writer protocol: ${JSON.stringify(s)}`);
   return NEEDS_ESCAPE.test(s) ? s.replace(ESCAPES, (c) => ESC[c] as string) : s;
 }
 
