@@ -75,23 +75,8 @@ export function templateOverOpenMetrics(series: number, rounds: number): RatioRe
   const om = (): string => renderExport('openmetrics', view, RENDER_OPTS);
   time(tpl);
   time(om);
-  const out: number[] = [];
-  const a: number[] = [];
-  const b: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    let x: number;
-    let y: number;
-    if (r % 2 === 0) {
-      x = time(tpl);
-      y = time(om);
-    } else {
-      y = time(om);
-      x = time(tpl);
-    }
-    a.push(x);
-    b.push(y);
-    out.push(x / y);
-  }
+  const [a, b] = alternating(rounds, () => time(tpl), () => time(om));
+  const out = a.map((x, i) => x / (b[i] as number));
   return {
     value: median(out),
     rounds: out,
@@ -109,6 +94,22 @@ export function budgetOverSubMetricBytes(series: number, rounds: number): RatioR
     out.push(1024 / (m.shard + m.main));
   }
   return { value: median(out), rounds: out, detail: `${median(bytes).toFixed(0)} B per sparse sub-metric (heap, shard + main, ${series} sub-metrics)` };
+}
+
+/** `rounds` measurements of each side, the first going first in even rounds and second in odd ones */
+function alternating(rounds: number, first: () => number, second: () => number): [number[], number[]] {
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    if (r % 2 === 0) {
+      a.push(first());
+      b.push(second());
+    } else {
+      b.push(second());
+      a.push(first());
+    }
+  }
+  return [a, b];
 }
 
 function cpuMs(): number {
@@ -139,23 +140,8 @@ export function scanOverMsgpackr(rounds: number, events: number): RatioResult {
   };
   scan();
   unpack();
-  const out: number[] = [];
-  const a: number[] = [];
-  const b: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    let x: number;
-    let y: number;
-    if (r % 2 === 0) {
-      x = scan();
-      y = unpack();
-    } else {
-      y = unpack();
-      x = scan();
-    }
-    a.push(x);
-    b.push(y);
-    out.push(y / x);
-  }
+  const [a, b] = alternating(rounds, scan, unpack);
+  const out = b.map((y, i) => y / (a[i] as number));
   const perSec = (ns: number): string => `${Math.round(1e9 / ns / 1000)}k`;
   return {
     value: median(out),

@@ -131,37 +131,39 @@ export class Distribution {
     }
   }
 
+  /** count, sum, min, max, mean and M2 as a snapshot without hist (pending indices folded first) */
+  private moments(): DistSnapshot {
+    if (this.npend > 0) this.fold();
+    const s = this.s;
+    const n = s[COUNT] as number;
+    const min = n > 0 ? (s[MIN] as number) : 0;
+    const max = n > 0 ? (s[MAX] as number) : 0;
+    return { count: n, sum: s[SUM] as number, min, max, mean: s[MEAN] as number, m2: s[M2] as number };
+  }
+
   /**
    * A full snapshot for a shard delta, then reset(): the values unsorted
    * (a RawHist) while inline, the non-zero buckets once dense.
    */
   takeDelta(): DistSnapshot {
-    if (this.npend > 0) this.fold();
-    const s = this.s;
-    const n = s[COUNT] as number;
-    const min = n > 0 ? (s[MIN] as number) : 0;
-    const max = n > 0 ? (s[MAX] as number) : 0;
-    const snap: DistSnapshot = { count: n, sum: s[SUM] as number, min, max, mean: s[MEAN] as number, m2: s[M2] as number };
+    const snap = this.moments();
     const h = this.hist;
-    const raw: RawHist = { kind: 'raw', values: s.slice(VALUES, VALUES + n) };
-    snap.hist = h === null ? raw : readHistogram(h, indexOfValue(histValue(min)), indexOfValue(histValue(max)));
+    if (h === null) {
+      const raw: RawHist = { kind: 'raw', values: this.s.slice(VALUES, VALUES + snap.count) };
+      snap.hist = raw;
+    } else snap.hist = readHistogram(h, indexOfValue(histValue(snap.min)), indexOfValue(histValue(snap.max)));
     this.reset();
     return snap;
   }
 
   snapshot(depth: SnapshotDepth): DistSnapshot {
-    if (this.npend > 0) this.fold();
-    const s = this.s;
-    const n = s[COUNT] as number;
-    const min = n > 0 ? (s[MIN] as number) : 0;
-    const max = n > 0 ? (s[MAX] as number) : 0;
-    const snap: DistSnapshot = { count: n, sum: s[SUM] as number, min, max, mean: s[MEAN] as number, m2: s[M2] as number };
+    const snap = this.moments();
     if (depth === 'full') {
       const h = this.hist;
       snap.hist =
         h === null
-          ? valuesHist(s.slice(VALUES, VALUES + n).sort())
-          : readHistogram(h, indexOfValue(histValue(min)), indexOfValue(histValue(max)));
+          ? valuesHist(this.s.slice(VALUES, VALUES + snap.count).sort())
+          : readHistogram(h, indexOfValue(histValue(snap.min)), indexOfValue(histValue(snap.max)));
     }
     return snap;
   }

@@ -62,9 +62,9 @@ export class Rng {
     return r * Math.cos(2 * Math.PI * v);
   }
 
-  /** log-normal with the given median and shape σ, rounded, at least `min` */
-  logNormal(median: number, sigma: number, min = 1): number {
-    return Math.max(min, Math.round(median * Math.exp(sigma * this.normal())));
+  /** log-normal with the given median and shape σ, rounded, clamped to [min, max] */
+  logNormal(median: number, sigma: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
+    return Math.min(max, Math.max(min, Math.round(median * Math.exp(sigma * this.normal()))));
   }
 
   pick<T>(table: Weighted<T>): T {
@@ -87,7 +87,7 @@ export interface Weighted<T> {
   total: number;
 }
 
-function weighted<T>(pairs: [T, number][]): Weighted<T> {
+export function weighted<T>(pairs: [T, number][]): Weighted<T> {
   let total = 0;
   const cum: number[] = [];
   for (const [, w] of pairs) {
