@@ -151,7 +151,7 @@ export async function websocketLimit(transport: Transport): Promise<void> {
     const broken = await openMany(10, s.port);
     for (const c of broken) c.socket.end('GET /v1/events/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n');
     await until(() => broken.every((c) => c.closed), 15_000, 'the broken handshakes to end');
-    await until(() => s.server.app.counters.wsConnections === 0, 5000, 'no WebSocket counted for the broken handshakes');
+    await until(() => s.server.app.counters.wsConnections === 0, 20_000, 'no WebSocket counted for the broken handshakes');
 
     const open: WsClient[] = [];
     for (let i = 0; i < 5; i++) open.push(await WsClient.open(`${s.ws}/v1/events/stream?ack=1`));
@@ -162,7 +162,7 @@ export async function websocketLimit(transport: Transport): Promise<void> {
     // HTTP ingest is not limited by it
     expect((await postEvents(s.url, pack([ev('ws-limit')]), 'application/msgpack')).status).toBe(200);
     for (const c of open.splice(0, 2)) c.close();
-    await until(() => s.server.app.counters.wsConnections === 3, 5000, 'the closed WebSockets to free their places');
+    await until(() => s.server.app.counters.wsConnections === 3, 20_000, 'the closed WebSockets to free their places');
     for (let i = 0; i < 2; i++) open.push(await WsClient.open(`${s.ws}/v1/events/stream?ack=1`));
     for (const c of open) {
       c.send(pack([ev('ws-limit')]), true);

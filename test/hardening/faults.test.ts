@@ -111,7 +111,8 @@ describe.each(TRANSPORTS)('faults over $name', (transport) => {
     } finally {
       await stop(s);
     }
-  });
+    // each wait above is bounded (20 s, up to 10 kills): the test's own limit must not cut them short
+  }, 120_000);
 
   it('rings full under HTTP and WebSocket producers: every batch answered once (200/503, ack/busy), nothing dropped silently', async () => {
     const s = await start(transport, { shards: '1', ring_bytes: '64k' });
@@ -164,7 +165,8 @@ describe.each(TRANSPORTS)('faults over $name', (transport) => {
     } finally {
       await stop(s);
     }
-  });
+    // the replies are awaited up to 60 s: the test's own limit must not cut that short
+  }, 120_000);
 
   it('adds and removes a metric many times under load: no error, the base counts exact, each added metric sees what follows its add', async () => {
     const s = await start(transport, { shards: '2' });
@@ -303,5 +305,6 @@ describe.each(TRANSPORTS)('SIGTERM under full load, tallyd serve over $name', (t
     console.log(
       `[hardening] ${transport.name} SIGTERM under load: ${acked} events acknowledged, ${total} in the final dump, ${unanswered + wsUnanswered} batches unanswered, ${refused} refused busy`,
     );
-  });
+    // readiness (60 s), load (60 s) and exit (30 s) are bounded waits: the test's own limit must not cut them short
+  }, 180_000);
 });

@@ -3,23 +3,11 @@
  * purpose, `tallyd serve` as a child process (stopped by PID), its resident
  * memory, and bounded waits (a deadline, never a timing assertion).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { http, sleep } from '../server/helpers.js';
+import { connect, type Socket } from 'node:net';
+import { startServe, waitExit, type ServeProcess } from '../helpers/serve.js';
 
-export const BIN = fileURLToPath(new URL('../../bin/tallyd.js', import.meta.url));
-
-/** Resolves once `cond()` holds; throws with `what` after `ms` (a bound on the wait, not an assertion on time). */
-export async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string, stepMs = 50): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`gave up after ${ms} ms waiting for: ${what}`);
-    await sleep(stepMs);
-  }
-}
+export { until } from '../helpers/wait.js';
 
 /** A TCP connection to host:port that records what it receives and when it is closed. */
 export class RawClient {
@@ -88,18 +76,6 @@ export function wsFrame(payload: Buffer, opcode = 0x2): Buffer {
   return Buffer.concat([head, Buffer.alloc(4), payload]);
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => res(port));
-    });
-  });
-}
-
 /** Resident memory of a process, bytes (Linux /proc), or null elsewhere. */
 export function rssOf(pid: number): number | null {
   try {
@@ -110,70 +86,12 @@ export function rssOf(pid: number): number | null {
   }
 }
 
-export interface ServeChild {
-  proc: ChildProcess;
-  pid: number;
-  url: string;
-  port: number;
-  output(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** SIGKILL by PID if it is still running */
-  kill(): void;
+/** `tallyd serve` as a child process (see test/helpers/serve.ts). */
+export type ServeChild = ServeProcess;
+
+/** `tallyd serve` on a port the kernel picks, resolved once /readyz answers 200. */
+export function serve(args: string[], env: Record<string, string> = {}): Promise<ServeChild> {
+  return startServe(args, { env });
 }
 
-/** `tallyd serve` on a free loopback port, resolved once /readyz answers 200. */
-export async function serve(args: string[], env: Record<string, string> = {}): Promise<ServeChild> {
-  const port = await freePort();
-  const proc = spawn(process.execPath, [BIN, 'serve', '--listen', `127.0.0.1:${port}`, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, TALLYD_LOG_LEVEL: 'info', ...env },
-  });
-  let out = '';
-  proc.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
-  proc.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
-    proc.once('exit', (code, signal) => res({ code, signal })),
-  );
-  const pid = proc.pid as number;
-  const child: ServeChild = {
-    proc,
-    pid,
-    url: `http://127.0.0.1:${port}`,
-    port,
-    output: () => out,
-    exited,
-    kill: () => {
-      if (proc.exitCode === null && proc.signalCode === null) process.kill(pid, 'SIGKILL');
-    },
-  };
-  try {
-    await until(
-      async () => {
-        if (proc.exitCode !== null) throw new Error(`tallyd serve exited with ${proc.exitCode}:\n${out}`);
-        try {
-          return (await http(child.url, '/readyz', { timeoutMs: 2000 })).status === 200;
-        } catch {
-          return false;
-        }
-      },
-      30_000,
-      `tallyd serve to become ready:\n${out}`,
-      100,
-    );
-  } catch (e) {
-    child.kill();
-    throw e;
-  }
-  return child;
-}
-
-/** Waits for the child to exit, at most `ms`. */
-export function waitExit(c: ServeChild, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    c.exited.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`tallyd serve did not exit within ${ms} ms:\n${c.output()}`)), ms);
-    }),
-  ]);
-}
+export { waitExit };

@@ -23,11 +23,13 @@ import {
   countOf,
   Fatal,
   findPeers,
-  freePort,
+  freePorts,
   httpGet,
   parseDump,
   parseExposition,
   peerSuite,
+  PORT_ATTEMPTS,
+  portTaken,
   run,
   startChild,
   startTallyd,
@@ -237,6 +239,8 @@ peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)',
   let tallyd: Tallyd | undefined;
   let dovecot: Child | undefined;
   let conf = '';
+  let imapPort = 0;
+  let statsHttpPort = 0;
   /** what the client did */
   const did = { imapCommands: 0, logins: 0 };
   /** the figures compared, taken when both sides had everything */
@@ -263,25 +267,42 @@ peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)',
     if (id.root) chownSync(join(dir, 'mail'), id.uid, id.gid);
     writeFileSync(join(dir, 'users'), 'alice:{PLAIN}secret::::::\nbob:{PLAIN}hunter2::::::\n');
 
-    const [tallydPort, imapPort, statsHttpPort] = [await freePort(), await freePort(), await freePort()];
-    writeFileSync(join(dir, 'stats.conf'), statsConf(tallydPort));
+    // tallyd listens on a port the kernel picks; Dovecot's exporter URL names it once it is known
+    // (tallyd ignores event_exporter blocks, so the placeholder it reads is never used)
+    writeFileSync(join(dir, 'stats.conf'), statsConf(0));
     writeFileSync(join(dir, 'tallyd.conf'), 'dovecot_compat = 2.3\nopenmetrics_style = dovecot\nshards = 2\n!include stats.conf\n');
+    tallyd = await startTallyd(join(dir, 'tallyd.conf'), join(dir, 'tallyd.out'));
+    writeFileSync(join(dir, 'stats.conf'), statsConf(tallyd.port));
     conf = join(dir, 'dovecot.conf');
-    writeFileSync(conf, dovecotConf(dir, imapPort, statsHttpPort, id));
 
-    tallyd = await startTallyd(join(dir, 'tallyd.conf'), join(dir, 'tallyd.out'), { listen: `127.0.0.1:${tallydPort}` });
-    dovecot = startChild('dovecot', peers.paths['dovecot'] as string, ['-F', '-c', conf], join(dir, 'dovecot.out'));
-    const dc = dovecot;
-    await waitFor(
-      'Dovecot to listen (IMAP and stats http)',
-      async () => {
-        if (dc.exitedYet()) throw new Fatal('dovecot exited');
-        const c = await ImapClient.open(imapPort, '127.0.0.1', 2_000);
-        c.close();
-        return (await httpGet(`http://127.0.0.1:${statsHttpPort}/metrics`, {}, 2_000)).status === 200 ? true : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 250, describe: logs },
-    );
+    // Dovecot must be told its ports: free ones, and started again on others should one be taken
+    // before it binds it
+    for (let attempt = 1; ; attempt++) {
+      [imapPort, statsHttpPort] = (await freePorts(2)) as [number, number];
+      writeFileSync(conf, dovecotConf(dir, imapPort, statsHttpPort, id));
+      dovecot = startChild('dovecot', peers.paths['dovecot'] as string, ['-F', '-c', conf], join(dir, 'dovecot.out'));
+      const dc = dovecot;
+      try {
+        await waitFor(
+          'Dovecot to listen (IMAP and stats http)',
+          async () => {
+            if (dc.exitedYet()) throw new Fatal('dovecot exited');
+            const c = await ImapClient.open(imapPort, '127.0.0.1', 2_000);
+            c.close();
+            return (await httpGet(`http://127.0.0.1:${statsHttpPort}/metrics`, {}, 2_000)).status === 200 ? true : undefined;
+          },
+          { timeoutMs: 60_000, intervalMs: 250, describe: logs },
+        );
+        break;
+      } catch (e) {
+        await stopChild(dc);
+        if (attempt >= PORT_ATTEMPTS || !portTaken(dc.logFile, join(dir, 'dovecot.log'))) throw e;
+        console.info(`interop dovecot: port ${imapPort} or ${statsHttpPort} was taken before Dovecot bound it; trying others`);
+        // the failed start's "Fatal:" lines must not count against the real run
+        rmSync(dc.logFile, { force: true });
+        rmSync(join(dir, 'dovecot.log'), { force: true });
+      }
+    }
 
     // Failed logins come from other loopback addresses: Dovecot delays the
     // next login from an address that just failed (auth penalty).

@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'vitest';
@@ -77,18 +77,49 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => res(port));
-    });
+/**
+ * `n` distinct TCP ports on 127.0.0.1 that were free a moment ago (the kernel
+ * picks them; all are held until each is chosen, so none is picked twice).
+ * Another process may take one before the peer binds it: a peer told such a
+ * port is restarted on others when it says so (see `portTaken`). tallyd
+ * itself needs none: it listens on port 0 and reports the port.
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const s = createServer();
+      servers.push(s);
+      ports.push(
+        await new Promise<number>((res, rej) => {
+          s.once('error', rej);
+          s.listen(0, '127.0.0.1', () => {
+            const a = s.address();
+            res(typeof a === 'object' && a !== null ? a.port : 0);
+          });
+        }),
+      );
+    }
+    return ports;
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((res) => (s.listening ? s.close(() => res()) : res()))));
+  }
+}
+
+/** Whether a peer's log says it could not listen because a port was taken meanwhile (Dovecot, Prometheus). */
+export function portTaken(...logFiles: string[]): boolean {
+  return logFiles.some((f) => {
+    try {
+      return /address already in use/i.test(readFileSync(f, 'utf8'));
+    } catch {
+      return false;
+    }
   });
 }
+
+/** How many times a peer is started on fresh ports when the ones it was given were taken. */
+export const PORT_ATTEMPTS = 5;
 
 /** Thrown by a probe: stop polling at once (a peer died). */
 export class Fatal extends Error {}

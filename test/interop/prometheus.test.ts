@@ -1,5 +1,5 @@
 /**
- * A real Prometheus (Debian's 2.42) scrapes tallyd every second on loopback.
+ * A real Prometheus (Debian's 2.42) scrapes tallyd every 5 seconds on loopback.
  *
  * tallyd starts with a known set of events in it (POSTed before Prometheus
  * starts, so the first scrape already has all of them); through Prometheus'
@@ -16,7 +16,23 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { Fatal, findPeers, freePort, httpGet, httpPost, peerSuite, startChild, startTallyd, stopChild, tail, waitFor, type Child, type Tallyd } from './peers.js';
+import {
+  Fatal,
+  findPeers,
+  freePorts,
+  httpGet,
+  httpPost,
+  peerSuite,
+  PORT_ATTEMPTS,
+  portTaken,
+  startChild,
+  startTallyd,
+  stopChild,
+  tail,
+  waitFor,
+  type Child,
+  type Tallyd,
+} from './peers.js';
 
 const PACKAGES = 'prometheus';
 const peers = findPeers(['prometheus']);
@@ -128,36 +144,49 @@ peerSuite(peers, PACKAGES, 'a real Prometheus scrapes tallyd', () => {
       expect(JSON.parse(r.text)).toMatchObject({ accepted: batch.length, rejected: 0 });
     }
 
-    const port = await freePort();
-    prom = `http://127.0.0.1:${port}`;
-    writeFileSync(
-      join(dir, 'prometheus.yml'),
-      `global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
+    // Prometheus must be told its port: a free one, and started again on another should it be taken
+    // before Prometheus binds it. scrape_timeout (at most the interval) is 5 s, not 1 s: a scrape
+    // slowed by a busy machine must not be cut off, since the target's last error is checked
+    for (let attempt = 1; ; attempt++) {
+      const [port] = await freePorts(1);
+      prom = `http://127.0.0.1:${port}`;
+      writeFileSync(
+        join(dir, 'prometheus.yml'),
+        `global:
+  scrape_interval: 5s
+  scrape_timeout: 5s
+  evaluation_interval: 5s
 scrape_configs:
   - job_name: tallyd
     static_configs:
       - targets: ['127.0.0.1:${tallyd.port}']
 `,
-    );
-    prometheus = startChild(
-      'prometheus',
-      peers.paths['prometheus'] as string,
-      [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
-      join(dir, 'prometheus.out'),
-    );
-    const p = prometheus;
-    // discovery hands targets over after a few seconds; then one scrape is enough
-    await waitFor(
-      'Prometheus to have scraped tallyd',
-      async () => {
-        if (p.exitedYet()) throw new Fatal('prometheus exited');
-        return (await query('dovecot_auth_request_total')).length === 1 ? true : undefined;
-      },
-      { timeoutMs: 90_000, intervalMs: 500, describe: logs },
-    );
+      );
+      prometheus = startChild(
+        'prometheus',
+        peers.paths['prometheus'] as string,
+        [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, `data-${attempt}`)}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+        join(dir, 'prometheus.out'),
+      );
+      const p = prometheus;
+      try {
+        // discovery hands targets over after a few seconds; then one scrape is enough
+        await waitFor(
+          'Prometheus to have scraped tallyd',
+          async () => {
+            if (p.exitedYet()) throw new Fatal('prometheus exited');
+            return (await query('dovecot_auth_request_total')).length === 1 ? true : undefined;
+          },
+          { timeoutMs: 90_000, intervalMs: 500, describe: logs },
+        );
+        break;
+      } catch (e) {
+        await stopChild(p);
+        if (attempt >= PORT_ATTEMPTS || !portTaken(p.logFile)) throw e;
+        console.info(`interop prometheus: port ${port} was taken before Prometheus bound it; trying another`);
+        rmSync(p.logFile, { force: true });
+      }
+    }
   }, 150_000);
 
   afterAll(async () => {

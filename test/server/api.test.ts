@@ -24,6 +24,7 @@ import {
   WsClient,
   type Running,
 } from './helpers.js';
+import { until } from '../helpers/wait.js';
 
 const PROMETHEUS_ACCEPT =
   'application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1';
@@ -373,7 +374,7 @@ describe.each(TRANSPORTS)('API over $name', (transport) => {
         expect(replies[1]).toMatchObject({ seq: 4, error: 'ERR_INGEST_FRAMING' });
         expect(replies[1].message).toMatch(/JSON/);
         // messages of a session are handled in order: once 4 events are counted, message 5 is done too
-        for (let i = 0; i < 100 && (await countOf(main.url, id)) < 4; i++) await new Promise((r) => setTimeout(r, 50));
+        await until(async () => (await countOf(main.url, id)) >= 4, 20_000, 'the 4 good events (messages 1, 2 and 5) to be counted');
         expect(await countOf(main.url, id)).toBe(4);
         expect(c.received).toBe(2);
       } finally {

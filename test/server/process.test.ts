@@ -3,17 +3,13 @@
  * WebSocket with acks, scraping while streaming, SIGTERM mid-stream with a
  * graceful drain into --final-dump, and a second signal exiting at once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { pack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http, parseDump, sample, sleep, TRANSPORTS, WsClient } from './helpers.js';
-
-const BIN = fileURLToPath(new URL('../../bin/tallyd.js', import.meta.url));
+import { killAllServes, startServe, waitExit, type ServeProcess } from '../helpers/serve.js';
+import { http, parseDump, sample, TRANSPORTS, WsClient } from './helpers.js';
 
 const CONFIG = `
 shards = 2
@@ -28,76 +24,20 @@ metric by_kind {
 `;
 
 let dir: string;
-const children: ChildProcess[] = [];
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'tallyd-serve-'));
   writeFileSync(join(dir, 'tallyd.conf'), CONFIG);
 });
 
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+afterAll(async () => {
+  await killAllServes();
   rmSync(dir, { recursive: true, force: true });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => res(port));
-    });
-  });
-}
-
-interface Child {
-  proc: ChildProcess;
-  url: string;
-  port: number;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-async function serve(args: string[]): Promise<Child> {
-  const port = await freePort();
-  const proc = spawn(process.execPath, [BIN, 'serve', '--config', join(dir, 'tallyd.conf'), '--listen', `127.0.0.1:${port}`, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, TALLYD_LOG_LEVEL: 'info' },
-  });
-  children.push(proc);
-  let out = '';
-  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
-    proc.once('exit', (code, signal) => res({ code, signal })),
-  );
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`tallyd serve exited with ${proc.exitCode}:\n${out}`);
-    try {
-      const r = await http(url, '/readyz', { timeoutMs: 2000 });
-      if (r.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`tallyd serve did not become ready:\n${out}`);
-    await sleep(100);
-  }
-  // the log is written asynchronously: the line may follow readiness
-  while (!out.includes('tallyd is serving') && Date.now() < deadline) await sleep(50);
-  return { proc, url, port, output: () => out, exited };
-}
-
-function waitExit(c: Child, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  return Promise.race([
-    c.exited,
-    sleep(ms).then(() => {
-      throw new Error(`tallyd serve did not exit within ${ms} ms:\n${c.output()}`);
-    }),
-  ]);
+/** `tallyd serve --config tallyd.conf` on a port the kernel picks, ready. */
+function serve(args: string[]): Promise<ServeProcess> {
+  return startServe(['--config', join(dir, 'tallyd.conf'), ...args]);
 }
 
 describe.each(TRANSPORTS)('tallyd serve over $name as a process', (transport) => {
@@ -169,18 +109,23 @@ describe.each(TRANSPORTS)('tallyd serve over $name as a process', (transport) =>
     let kinds = 0;
     for (let k = 0; k < 7; k++) kinds += Number(dump.rows.get(`by_kind_k${k} duration`)?.count ?? 0);
     expect(kinds).toBe(total);
-  });
+    // the waits above are bounded (readiness 60 s, exit 20 s): the test's own limit must not cut them short
+  }, 120_000);
 
   it('exits at once, non-zero, on a second signal', async () => {
     // a drain timeout far beyond the wait below: a non-zero exit in time is the second signal's
     const c = await serve([...flags, '--drain-timeout', '120000']);
-    // two different signals (the same one twice may merge while pending); the drain needs the shard
-    // threads, so the second arrives while it runs
+    // two different signals (the same one twice may merge while pending), sent while the child is
+    // stopped: both are pending when it resumes, so the second is handled while the drain runs even
+    // if this process is descheduled between two kill() calls long enough for an idle server's
+    // drain to finish
+    c.proc.kill('SIGSTOP');
     c.proc.kill('SIGTERM');
     c.proc.kill('SIGINT');
+    c.proc.kill('SIGCONT');
     const { code, signal } = await waitExit(c, 15_000);
     expect(signal).toBeNull();
     expect(code).not.toBe(0);
     expect(c.output()).toContain('second signal: exiting now');
-  });
+  }, 120_000);
 });

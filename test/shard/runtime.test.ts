@@ -57,7 +57,9 @@ describe('sharded runtime', () => {
         { numRuns: shards === 1 ? 6 : 10 },
       );
     }
-  });
+    // 26 runtimes (each starting its worker threads) in one test: about 14 s alone on 2 cores, 30 s
+    // when the machine is busy, which was the suite's default limit
+  }, 180_000);
 
   it('answers each batch with its counts and per-event reasons once merged', async () => {
     const rt = await start(2);
