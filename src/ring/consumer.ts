@@ -132,6 +132,29 @@ export class RingConsumer {
   }
 
   /**
+   * Like waitForData, but blocks the calling thread (Atomics.wait) for up to
+   * `timeoutMs`: true once a record is ready, false on timeout or once the
+   * ring is closed. A producer's notify wakes the thread straight from the
+   * futex, without a turn of its event loop (what waking an
+   * Atomics.waitAsync costs: a task posted to the isolate, an event-loop
+   * wake-up, a promise). Only for a worker thread with nothing else to do
+   * meanwhile; it should return to its event loop between waits.
+   */
+  waitForDataSync(timeoutMs: number): boolean {
+    checkTimeout(timeoutMs);
+    const i32 = this.i32;
+    if (this.hasData()) return true;
+    if (this.closed) return false;
+    Atomics.store(i32, CONSUMER_WAITING, 1);
+    try {
+      Atomics.wait(i32, WRITE_POS, this.pos, timeoutMs);
+    } finally {
+      if (this.waiters === 0) Atomics.store(i32, CONSUMER_WAITING, 0);
+    }
+    return this.hasData();
+  }
+
+  /**
    * A consumer that died between storing READ_POS and clearing WRAP_AT leaves
    * a marker just behind the read position (more than capacity bytes ahead of
    * it, going forward), while a live marker lies between the read and write

@@ -37,9 +37,13 @@ function parsePeer(text: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
   return a;
 }
 
+/** Peers whose answer a NetworkList remembers (a request per event from the same few peers asks again and again). */
+const ALLOWS_CACHE_MAX = 4096;
+
 export class NetworkList {
   private readonly ranges: Range[];
   readonly text: string;
+  private readonly cache = new Map<string, boolean>();
 
   constructor(entries: readonly string[]) {
     this.text = entries.join(' ');
@@ -55,6 +59,15 @@ export class NetworkList {
 
   /** Whether the peer (an IP text, possibly IPv4-mapped IPv6) is inside the list. */
   allows(peer: string): boolean {
+    const known = this.cache.get(peer);
+    if (known !== undefined) return known;
+    const r = this.check(peer);
+    if (this.cache.size >= ALLOWS_CACHE_MAX) this.cache.clear();
+    this.cache.set(peer, r);
+    return r;
+  }
+
+  private check(peer: string): boolean {
     const a = parsePeer(peer);
     if (a === null) return false;
     for (const [net, bits] of this.ranges) {

@@ -153,6 +153,11 @@ export class App {
 
   /** Routes a request head; the adapter then answers or reads the body. */
   begin(req: RequestHead): Begin | Promise<HttpResponse> | HttpResponse {
+    // the ingest route first: it takes almost every request
+    if (req.path === '/v1/events' && req.method === 'POST') {
+      const denied = this.checkAccess('ingest', req);
+      return denied ?? this.ingest(req);
+    }
     for (const [re, route] of this.routes) {
       const m = re.exec(req.path);
       if (m === null) continue;

@@ -25,12 +25,24 @@ export interface IngestCounters {
   wsConnections: number;
 }
 
+const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': 'application/json; charset=utf-8' });
+
 export function outcomeResponse(o: IngestOutcome): HttpResponse {
   switch (o.status) {
     case 'ok':
-      return json(200, { accepted: o.accepted, rejected: o.rejected, errors: o.errors });
+      return {
+        status: 200,
+        headers: JSON_HEADERS as Record<string, string>,
+        body:
+          o.errors.length === 0
+            ? `{"accepted":${o.accepted},"rejected":${o.rejected},"errors":[]}`
+            : JSON.stringify({ accepted: o.accepted, rejected: o.rejected, errors: o.errors }),
+      };
     case 'framing':
       return fail(400, 'ERR_INGEST_FRAMING', o.message);
+    case 'internal':
+      // tallyd's fault, not the client's: never a 400
+      return json(500, { error: 'ERR_INTERNAL', message: `the shard failed on this batch: ${o.message}` });
     case 'busy':
       return fail(503, 'ERR_INGEST_BUSY', 'every shard ring is full; retry later', { 'retry-after': '1' });
     case 'lost':
@@ -114,6 +126,8 @@ export class StreamSession implements WsSession {
         return this.ack ? [JSON.stringify({ seq, accepted: o.accepted, rejected: o.rejected, errors: o.errors })] : [];
       case 'framing':
         return [JSON.stringify({ seq, error: 'ERR_INGEST_FRAMING', message: o.message })];
+      case 'internal':
+        return [JSON.stringify({ seq, error: 'ERR_INTERNAL', message: `the shard failed on this message: ${o.message}` })];
       case 'busy':
         return [JSON.stringify({ seq, busy: true, error: 'ERR_INGEST_BUSY', message: 'every shard ring is full; resend later' })];
       case 'closed':

@@ -19,8 +19,15 @@ interface Conn {
   head?: boolean;
 }
 
+const STATUS_LINES = new Map<number, string>();
+
 function statusLine(status: number): string {
-  return `${status} ${STATUS_TEXT[status] ?? ''}`.trim();
+  let line = STATUS_LINES.get(status);
+  if (line === undefined) {
+    line = `${status} ${STATUS_TEXT[status] ?? ''}`.trim();
+    STATUS_LINES.set(status, line);
+  }
+  return line;
 }
 
 function send(res: UwsResponse, conn: Conn, r: HttpResponse): void {
@@ -28,7 +35,8 @@ function send(res: UwsResponse, conn: Conn, r: HttpResponse): void {
   conn.done = true;
   res.cork(() => {
     res.writeStatus(statusLine(r.status));
-    for (const [k, v] of Object.entries(r.headers)) res.writeHeader(k, v);
+    const headers = r.headers;
+    for (const k in headers) res.writeHeader(k, headers[k] as string);
     if (conn.head === true) {
       // the GET answer's length, no body (endWithoutBody(length) of this uWS build drops the connection)
       res.writeHeader('content-length', String(Buffer.byteLength(r.body)));

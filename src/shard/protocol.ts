@@ -7,6 +7,14 @@
  * number). Because both travel through the same ring, a control applies at
  * one point of the shard's stream.
  *
+ * A multi record (RECORD_MULTI) carries several small batches that the main
+ * thread coalesced into one record (one worker wake-up, one delta, one merge
+ * for all of them); the worker ingests and acknowledges each sub-batch on its
+ * own, so each keeps its own answer. Its payload, little-endian:
+ *
+ *   u32 count, then `count` times:
+ *     u32 id (low 32 bits), u32 id (high bits), u32 format, u32 length, `length` bytes
+ *
  * shard → main: messages on a MessagePort (ShardMessage).
  */
 import type { EngineDelta, EventError, IdentifiedMetric } from '../engine/engine.js';
@@ -15,6 +23,12 @@ import type { MetricDef, Settings } from '../config/types.js';
 
 export const RECORD_BATCH = 1;
 export const RECORD_CONTROL = 2;
+export const RECORD_MULTI = 3;
+
+/** Bytes of a multi record before its first sub-batch. */
+export const MULTI_HEADER_BYTES = 4;
+/** Bytes before each sub-batch's own bytes in a multi record. */
+export const MULTI_SUB_HEADER_BYTES = 16;
 
 export type ControlMessage =
   /** ship everything recorded so far, answering with `flushed: id` */
@@ -24,7 +38,7 @@ export type ControlMessage =
   /** ship, then end the task (ring drained up to here) */
   | { op: 'stop' };
 
-/** Per-batch answer: the counts, or why the batch could not be framed. */
+/** Per-batch answer: the counts, why the batch could not be framed, or the engine's failure on it. */
 export interface BatchAck {
   id: number;
   accepted: number;
@@ -32,6 +46,8 @@ export interface BatchAck {
   errors: EventError[];
   /** set when the batch could not be framed (nothing of it was counted) */
   framing?: string;
+  /** set when the engine threw anything but a FramingError on the batch (nothing of it was counted: 500) */
+  internal?: string;
 }
 
 export type ShardMessage =

@@ -3,6 +3,12 @@
  * its own SharedArrayBuffer ring; the main thread frames batches into rings,
  * merges the shards' deltas into one Accumulator, and answers each batch once
  * its effects are merged (what is acknowledged is counted).
+ *
+ * Small batches (one event per HTTP request, as Dovecot's exporter sends
+ * them) are coalesced: those handed over in one event-loop turn go into a
+ * shard's ring as one multi record at the end of the turn (setImmediate: the
+ * check phase, after every readable socket of the turn was read), so many
+ * requests cost one record, one worker wake-up, one delta and one merge.
  */
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
@@ -13,9 +19,18 @@ import { countBatchEvents, type BatchFormat } from '../event/decode.js';
 import { Accumulator } from '../merge/accumulator.js';
 import type { EngineSnapshot } from '../metrics/types.js';
 import { createRing, recordBytes } from '../ring/index.js';
-import { ShardHandle, type BatchOutcome } from './handle.js';
+import { NOT_WRITTEN, ShardHandle, type BatchOutcome, type PendingBatch } from './handle.js';
 import { workerFile } from './paths.js';
-import { RECORD_BATCH, RECORD_CONTROL, type ControlMessage, type ShardMessage, type ShardTask } from './protocol.js';
+import {
+  MULTI_HEADER_BYTES,
+  MULTI_SUB_HEADER_BYTES,
+  RECORD_BATCH,
+  RECORD_CONTROL,
+  RECORD_MULTI,
+  type ControlMessage,
+  type ShardMessage,
+  type ShardTask,
+} from './protocol.js';
 
 export interface RuntimeOptions {
   config: ResolvedConfig;
@@ -32,6 +47,8 @@ export interface RuntimeOptions {
 export type IngestOutcome =
   | { status: 'ok'; accepted: number; rejected: number; errors: { index: number; reason: string }[] }
   | { status: 'framing'; message: string }
+  /** the engine failed on the batch (tallyd's fault, not the client's): 500 */
+  | { status: 'internal'; message: string }
   /** no ring has room now: refuse visibly (503 / WebSocket busy) */
   | { status: 'busy' }
   /** the shard died while holding the batch */
@@ -43,11 +60,34 @@ export interface RuntimeStats {
   busyRefusals: number;
   restarts: number;
   lostBatches: number;
+  /** batches on which the engine threw something other than a framing error */
+  internalErrors: number;
+  /** multi records written, and the small batches they carried */
+  coalescedRecords: number;
+  coalescedBatches: number;
 }
 
 type DeltaMessage = ShardMessage & { t: 'delta' };
 
 const packr = new Packr({ useRecords: false });
+
+/**
+ * Batches of at most this many bytes are coalesced: those handed over in one
+ * event-loop turn (one request from each of many connections, a keep-alive
+ * connection's next request, WebSocket messages) share one multi record, so
+ * one worker wake-up, one delta and one merge for all of them.
+ */
+export const COALESCE_MAX_BATCH = 16 * 1024;
+/** A group is written at once when its payload reaches this size (and then a new one opens). */
+export const GROUP_FLUSH_BYTES = 64 * 1024;
+function outcomeOf(o: BatchOutcome): IngestOutcome {
+  if (o.kind === 'lost') return { status: 'lost' };
+  if (o.kind === 'busy') return { status: 'busy' };
+  const ack = o.ack;
+  if (ack.internal !== undefined) return { status: 'internal', message: ack.internal };
+  if (ack.framing !== undefined) return { status: 'framing', message: ack.framing };
+  return { status: 'ok', accepted: ack.accepted, rejected: ack.rejected, errors: ack.errors };
+}
 
 export class Runtime {
   private readonly pool: Piscina;
@@ -68,6 +108,18 @@ export class Runtime {
   busyRefusals: number;
   lostBatches: number;
   lostEvents: number;
+  internalErrors: number;
+  coalescedRecords: number;
+  coalescedBatches: number;
+  /** shards with an open coalescing group, written at the end of this event-loop turn */
+  private readonly openGroups: ShardHandle[];
+  private groupFlushScheduled: boolean;
+  /** where a multi record is assembled before it is written */
+  private groupScratch: Buffer;
+  /** largest multi record payload: the ring's record limit, at most a full group plus one more batch */
+  private readonly groupMaxBytes: number;
+  /** rotates the choice among equally loaded shards when a group opens */
+  private nextGroupShard: number;
 
   private constructor(opts: RuntimeOptions) {
     this.config = opts.config;
@@ -99,6 +151,17 @@ export class Runtime {
     this.busyRefusals = 0;
     this.lostBatches = 0;
     this.lostEvents = 0;
+    this.internalErrors = 0;
+    this.coalescedRecords = 0;
+    this.coalescedBatches = 0;
+    this.openGroups = [];
+    this.groupFlushScheduled = false;
+    this.groupScratch = Buffer.alloc(0);
+    this.groupMaxBytes = Math.min(
+      (this.handles[0] as ShardHandle).producer.maxRecordBytes,
+      GROUP_FLUSH_BYTES + MULTI_SUB_HEADER_BYTES + COALESCE_MAX_BATCH,
+    );
+    this.nextGroupShard = 0;
   }
 
   /** Starts the shards and resolves once every one of them is running. */
@@ -178,6 +241,7 @@ export class Runtime {
       const p = h.batches.get(ack.id);
       if (p === undefined) continue;
       h.batches.delete(ack.id);
+      if (ack.internal !== undefined) this.internalErrors++;
       p.resolve({ kind: 'ack', ack });
     }
     if (msg.flushed !== null) {
@@ -191,8 +255,9 @@ export class Runtime {
 
   private onCrash(h: ShardHandle, err: unknown): void {
     this.onShardExit?.(h.index, err);
-    // Records the dead worker took out of the ring are lost; the rest wait in
-    // the ring for the new worker.
+    // Records the dead worker took out of the ring are lost (each batch of a
+    // multi record it took, unless its ack was merged); the rest wait in the
+    // ring, or in the shard's coalescing group, for the new worker.
     const read = h.readCount();
     let lost = 0;
     for (const [id, p] of h.batches) {
@@ -238,10 +303,17 @@ export class Runtime {
 
   /**
    * Hands a batch to a shard and resolves with its counts once they are
-   * merged. Never waits for ring space: a full ring answers `busy`.
+   * merged. Never waits for ring space: when no ring has room, `busy`. A small
+   * batch joins a coalescing group, written into the ring as one multi record
+   * at the end of this event-loop turn; it keeps its own answer.
    */
   ingest(bytes: Uint8Array, format: BatchFormat): Promise<IngestOutcome> {
     if (this.closing) return Promise.resolve({ status: 'closed' });
+    if (bytes.length <= COALESCE_MAX_BATCH && MULTI_HEADER_BYTES + MULTI_SUB_HEADER_BYTES + bytes.length <= this.groupMaxBytes) {
+      return this.ingestSmall(bytes, format);
+    }
+    // nothing is written into a ring ahead of its open group (the group's room stays reserved, order is kept)
+    this.flushGroups();
     const h = this.pickShard(bytes.length);
     if (h === null) {
       this.busyRefusals++;
@@ -250,11 +322,137 @@ export class Runtime {
     const id = ++this.seq;
     h.producer.tryWrite(RECORD_BATCH, id, format, bytes);
     const record = h.written++;
-    return new Promise<BatchOutcome>((resolve) => h.batches.set(id, { record, bytes, format, resolve })).then((o) => {
-      if (o.kind === 'lost') return { status: 'lost' };
-      if (o.ack.framing !== undefined) return { status: 'framing', message: o.ack.framing };
-      return { status: 'ok', accepted: o.ack.accepted, rejected: o.ack.rejected, errors: o.ack.errors };
+    return new Promise<IngestOutcome>((resolve) =>
+      h.batches.set(id, { id, record, bytes, format, resolve: (o) => resolve(outcomeOf(o)) }),
+    );
+  }
+
+  private ingestSmall(bytes: Uint8Array, format: BatchFormat): Promise<IngestOutcome> {
+    const sub = MULTI_SUB_HEADER_BYTES + bytes.length;
+    let h: ShardHandle | null = null;
+    // an open group with room for it (in its ring and under the record limit)
+    for (let i = 0; i < this.openGroups.length; i++) {
+      const c = this.openGroups[i] as ShardHandle;
+      const g = c.group;
+      if (g === null) continue;
+      const need = g.payloadBytes + sub;
+      if (need <= this.groupMaxBytes && c.producer.fits(need)) {
+        h = c;
+        break;
+      }
+      // full: it goes into its ring now (it fits: its room was checked batch by batch), a new group opens
+      this.writeGroup(c);
+      this.openGroups.splice(i--, 1);
+    }
+    if (h === null) {
+      h = this.pickGroupShard(MULTI_HEADER_BYTES + sub);
+      if (h === null) {
+        this.busyRefusals++;
+        return Promise.resolve({ status: 'busy' });
+      }
+      h.group = { batches: [], payloadBytes: MULTI_HEADER_BYTES };
+      this.openGroups.push(h);
+      if (!this.groupFlushScheduled) {
+        this.groupFlushScheduled = true;
+        // the check phase, after every socket that was readable in this turn was read
+        setImmediate(this.onTurnEnd);
+      }
+    }
+    const g = h.group as NonNullable<ShardHandle['group']>;
+    const id = ++this.seq;
+    const shard = h;
+    const p = new Promise<IngestOutcome>((resolve) => {
+      const pending: PendingBatch = { id, record: NOT_WRITTEN, bytes, format, resolve: (o) => resolve(outcomeOf(o)) };
+      shard.batches.set(id, pending);
+      g.batches.push(pending);
     });
+    g.payloadBytes += sub;
+    if (g.payloadBytes >= GROUP_FLUSH_BYTES) {
+      this.writeGroup(h);
+      this.openGroups.splice(this.openGroups.indexOf(h), 1);
+    }
+    return p;
+  }
+
+  /**
+   * The shard for a new group: one whose ring has room for `payload`, the
+   * least loaded (ring bytes waiting, plus unanswered batches as the work
+   * still ahead of the worker), equally loaded shards in turn.
+   */
+  private pickGroupShard(payload: number): ShardHandle | null {
+    const n = this.handles.length;
+    let best: ShardHandle | null = null;
+    let bestScore = Infinity;
+    for (let k = 0; k < n; k++) {
+      const c = this.handles[(this.nextGroupShard + k) % n] as ShardHandle;
+      if (c.group !== null || !c.producer.fits(payload)) continue;
+      const score = c.producer.usedBytes() + c.batches.size * 1024;
+      if (score < bestScore) {
+        best = c;
+        bestScore = score;
+      }
+    }
+    if (best !== null) this.nextGroupShard = (best.index + 1) % n;
+    return best;
+  }
+
+  private readonly onTurnEnd = (): void => {
+    this.groupFlushScheduled = false;
+    this.flushGroups();
+  };
+
+  /** Writes every open group into its ring. */
+  private flushGroups(): void {
+    const open = this.openGroups;
+    if (open.length === 0) return;
+    for (let i = 0; i < open.length; i++) this.writeGroup(open[i] as ShardHandle);
+    open.length = 0;
+  }
+
+  /** Writes the shard's open group as one multi record (a group of one as a plain batch record). */
+  private writeGroup(h: ShardHandle): void {
+    const g = h.group;
+    if (g === null) return;
+    h.group = null;
+    const n = g.batches.length;
+    let ok: boolean;
+    let id: number;
+    if (n === 1) {
+      // one batch: its own record, no sub-batch framing to write and read
+      const b = g.batches[0] as PendingBatch;
+      id = b.id;
+      ok = h.producer.tryWrite(RECORD_BATCH, b.id, b.format, b.bytes);
+    } else {
+      if (this.groupScratch.length < g.payloadBytes) this.groupScratch = Buffer.allocUnsafeSlow(Math.max(g.payloadBytes, this.groupMaxBytes));
+      const buf = this.groupScratch;
+      buf.writeUInt32LE(n, 0);
+      let off = MULTI_HEADER_BYTES;
+      for (let i = 0; i < n; i++) {
+        const b = g.batches[i] as PendingBatch;
+        buf.writeUInt32LE(b.id >>> 0, off);
+        buf.writeUInt32LE(Math.floor(b.id / 2 ** 32), off + 4);
+        buf.writeUInt32LE(b.format, off + 8);
+        buf.writeUInt32LE(b.bytes.length, off + 12);
+        buf.set(b.bytes, off + MULTI_SUB_HEADER_BYTES);
+        off += MULTI_SUB_HEADER_BYTES + b.bytes.length;
+      }
+      id = (g.batches[0] as PendingBatch).id;
+      ok = h.producer.tryWrite(RECORD_MULTI, id, 0, buf.subarray(0, off));
+    }
+    if (!ok) {
+      for (const b of g.batches) {
+        h.batches.delete(b.id);
+        this.busyRefusals++;
+        b.resolve({ kind: 'busy' });
+      }
+      return;
+    }
+    const record = h.written++;
+    for (let i = 0; i < n; i++) (g.batches[i] as PendingBatch).record = record;
+    if (n > 1) {
+      this.coalescedRecords++;
+      this.coalescedBatches += n;
+    }
   }
 
   /** Resolves once some ring can take a batch of `bytes` (false on timeout). */
@@ -270,6 +468,9 @@ export class Runtime {
     const payload = packr.pack(msg);
     const id = ++this.seq;
     for (;;) {
+      // batches handed over before the control come before it in the ring,
+      // and an open group's reserved room is not taken from under it
+      this.flushGroups();
       if (h.producer.tryWrite(RECORD_CONTROL, id, 0, payload)) break;
       await h.producer.waitForSpace(payload.length, 1000);
     }
@@ -364,6 +565,9 @@ export class Runtime {
       busyRefusals: this.busyRefusals,
       restarts: this.handles.reduce((s, h) => s + h.restarts, 0),
       lostBatches: this.lostBatches,
+      internalErrors: this.internalErrors,
+      coalescedRecords: this.coalescedRecords,
+      coalescedBatches: this.coalescedBatches,
     };
   }
 

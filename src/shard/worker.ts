@@ -6,19 +6,48 @@
  * SHIP_EVERY_BATCHES batches, every SHIP_EVERY_MS, and on a flush. Under
  * load each delta costs a merge on the main thread, so fewer, larger deltas
  * cost less CPU per event; an idle ring ships at once (no added latency).
+ *
+ * A multi record (small batches the main thread coalesced) is ingested and
+ * acknowledged batch by batch: each keeps its own counts or framing error.
+ * Only a FramingError is the client's fault; anything else the engine throws
+ * is acknowledged as `internal` (answered 500, never 400).
  */
 import { threadId } from 'node:worker_threads';
 import { Unpackr } from 'msgpackr';
 import { Engine } from '../engine/engine.js';
-import type { BatchFormat } from '../event/decode.js';
+import { FramingError, type BatchFormat } from '../event/decode.js';
 import { RecordSink, RingConsumer } from '../ring/index.js';
-import { RECORD_BATCH, RECORD_CONTROL, type BatchAck, type ControlMessage, type ShardMessage, type ShardTask } from './protocol.js';
+import {
+  MULTI_HEADER_BYTES,
+  MULTI_SUB_HEADER_BYTES,
+  RECORD_BATCH,
+  RECORD_CONTROL,
+  RECORD_MULTI,
+  type BatchAck,
+  type ControlMessage,
+  type ShardMessage,
+  type ShardTask,
+} from './protocol.js';
 
 const SHIP_EVERY_BATCHES = 32;
 const SHIP_EVERY_MS = 10;
 const IDLE_WAIT_MS = 200;
+/**
+ * A dry ring is waited on blocking the thread (Atomics.wait) for up to this
+ * long at a time, with a turn of the worker's event loop between waits (so
+ * termination and the loop's own work are never held up for longer). Woken
+ * from the futex, the worker starts on the next record at once: waking an
+ * Atomics.waitAsync instead costs a task posted to the worker's isolate, an
+ * event-loop wake-up and a promise per record, on both threads.
+ */
+const SYNC_WAIT_MS = 20;
 
 const controlUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+/** Only a FramingError is the client's fault (400); anything else the engine throws is tallyd's (500). */
+export function isFramingError(e: unknown): e is Error {
+  return e instanceof FramingError || (e instanceof Error && (e as { code?: unknown }).code === 'ERR_INGEST_FRAMING');
+}
 
 export default async function runShard(task: ShardTask): Promise<{ shard: number; batches: number }> {
   const { shard, port } = task;
@@ -36,29 +65,53 @@ export default async function runShard(task: ShardTask): Promise<{ shard: number
     lastShip = performance.now();
   };
 
+  /** One batch, answered on its own: its counts, a framing error, or the engine's failure. */
+  const ingestOne = (bytes: Buffer, format: BatchFormat, seq: number): void => {
+    batches++;
+    const ack: BatchAck = { id: seq, accepted: 0, rejected: 0, errors: [] };
+    try {
+      // from the network: plain msgpack only, structure checked before anything reads it
+      const r = engine.ingestBytes(bytes, format, seq, true);
+      ack.accepted = r.accepted;
+      ack.rejected = r.rejected;
+      ack.errors = r.errors;
+    } catch (e) {
+      if (isFramingError(e)) ack.framing = e.message;
+      else ack.internal = e instanceof Error ? e.message : String(e);
+    }
+    acks.push(ack);
+  };
+
   const hello: ShardMessage = { t: 'ready', shard, threadId };
   port.postMessage(hello);
 
   for (;;) {
     if (!ring.read(sink)) {
+      // dry: answer what was read at once (no added latency), then wait for more
       if (acks.length > 0) ship(null);
       if (ring.closed && !ring.hasData()) break;
-      await ring.waitForData(IDLE_WAIT_MS);
+      if (ring.waitForDataSync(SYNC_WAIT_MS)) continue;
+      // a turn of the event loop, then (still dry) the usual wait
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (!ring.hasData() && !ring.closed) await ring.waitForData(IDLE_WAIT_MS);
       continue;
     }
     if (sink.type === RECORD_BATCH) {
-      batches++;
-      const ack: BatchAck = { id: sink.id, accepted: 0, rejected: 0, errors: [] };
-      try {
-        // from the network: plain msgpack only, structure checked before anything reads it
-        const r = engine.ingestBytes(sink.buffer.subarray(0, sink.length), sink.format as BatchFormat, sink.id, true);
-        ack.accepted = r.accepted;
-        ack.rejected = r.rejected;
-        ack.errors = r.errors;
-      } catch (e) {
-        ack.framing = (e as Error).message;
+      ingestOne(sink.buffer.subarray(0, sink.length), sink.format as BatchFormat, sink.id);
+      if (acks.length >= SHIP_EVERY_BATCHES || performance.now() - lastShip >= SHIP_EVERY_MS) ship(null);
+    } else if (sink.type === RECORD_MULTI) {
+      // small batches coalesced by the main thread: each ingested and answered on its own
+      const buf = sink.buffer;
+      const n = buf.readUInt32LE(0);
+      let off = MULTI_HEADER_BYTES;
+      for (let i = 0; i < n; i++) {
+        const seq = buf.readUInt32LE(off + 4) * 2 ** 32 + buf.readUInt32LE(off);
+        const format = buf.readUInt32LE(off + 8) as BatchFormat;
+        const len = buf.readUInt32LE(off + 12);
+        off += MULTI_SUB_HEADER_BYTES;
+        ingestOne(buf.subarray(off, off + len), format, seq);
+        off += len;
       }
-      acks.push(ack);
       if (acks.length >= SHIP_EVERY_BATCHES || performance.now() - lastShip >= SHIP_EVERY_MS) ship(null);
     } else if (sink.type === RECORD_CONTROL) {
       const msg = controlUnpackr.unpack(sink.buffer.subarray(0, sink.length)) as ControlMessage;
