@@ -105,6 +105,38 @@ export function deadPort(): Promise<number> {
   });
 }
 
+/** Whether something listens on 127.0.0.1:`port` now (it cannot be bound). */
+function portTaken(port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' ? resolve(true) : reject(e)));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
+  });
+}
+
+/**
+ * Runs the CLI against http://127.0.0.1:PORT where nothing listens. Node
+ * cannot hold a TCP port without listening on it, so the port is released
+ * before the CLI (a process that takes a while to start) connects, and any
+ * other process's listen(0) may take it meanwhile. Only then, when the run
+ * was not refused and the port is found taken, is it run again on another
+ * (bounded); any other answer is returned for the test to judge.
+ */
+export async function cliOnDeadPort(args: (url: string) => string[], opts: Parameters<typeof cli>[1] = {}): Promise<{ port: number; result: CliResult }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await deadPort();
+    let result: CliResult;
+    try {
+      result = await cli(args(`http://127.0.0.1:${port}`), opts);
+    } catch (e) {
+      // e.g. still running after its time limit, talking to whoever took the port
+      if (attempt < 5 && (await portTaken(port))) continue;
+      throw e;
+    }
+    if (result.stderr.includes('ECONNREFUSED') || attempt >= 5 || !(await portTaken(port))) return { port, result };
+  }
+}
+
 /** POSTs a JSON body to /v1/events and returns the parsed answer. */
 export async function postJson(url: string, events: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
   const r = await fetch(`${url}/v1/events`, {

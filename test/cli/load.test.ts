@@ -4,7 +4,7 @@
  * deterministic, failures are clear and set the exit code.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, deadPort, parseDump, requireBuild, startTestServer, stopTestServer, type Running } from './helpers.js';
+import { cli, cliOnDeadPort, parseDump, requireBuild, startTestServer, stopTestServer, type Running } from './helpers.js';
 
 const TOKEN = 'load-test-token';
 
@@ -153,9 +153,8 @@ describe('tallyd load', () => {
   });
 
   it('fails clearly: dead port, unbounded run, missing token', async () => {
-    const port = await deadPort();
-    const [dead, unbounded, noToken] = await Promise.all([
-      cli(['load', '--url', `http://127.0.0.1:${port}`, '--events', '1000']),
+    const [{ port, result: dead }, unbounded, noToken] = await Promise.all([
+      cliOnDeadPort((u) => ['load', '--url', u, '--events', '1000']),
       cli(['load', '--url', url]),
       cli(['load', '--url', url, '--events', '50000', '--batch', '500', '--json']),
     ]);

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, deadPort, parseDump, requireBuild, startTestServer, stopTestServer, type Running } from './helpers.js';
+import { cli, cliOnDeadPort, parseDump, requireBuild, startTestServer, stopTestServer, type Running } from './helpers.js';
 
 const CONFIG = `
 metric imap_command {
@@ -98,12 +98,11 @@ describe('tallyd replay', () => {
   });
 
   it('fails clearly on a missing file and an unreachable server', async () => {
-    const port = await deadPort();
     const file = join(dir, 'export2.jsonl');
     writeFileSync(file, LOG);
-    const [missing, dead] = await Promise.all([
+    const [missing, { port, result: dead }] = await Promise.all([
       cli(['replay', join(dir, 'nope.jsonl'), '--url', url]),
-      cli(['replay', file, '--url', `http://127.0.0.1:${port}`]),
+      cliOnDeadPort((u) => ['replay', file, '--url', u]),
     ]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('nope.jsonl: No such file or directory');

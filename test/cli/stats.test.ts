@@ -3,7 +3,7 @@
  * child process: output, errors and exit codes as a user sees them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, deadPort, parseDump, postJson, requireBuild, startTestServer, stopTestServer, type Running } from './helpers.js';
+import { cli, cliOnDeadPort, parseDump, postJson, requireBuild, startTestServer, stopTestServer, type Running } from './helpers.js';
 
 const CONFIG = `
 metric imap_command {
@@ -132,10 +132,9 @@ describe('tallyd stats', () => {
   });
 
   it('takes the server from TALLYD_URL, and says when it cannot reach it', async () => {
-    const port = await deadPort();
-    const [viaEnv, dead] = await Promise.all([
+    const [viaEnv, { port, result: dead }] = await Promise.all([
       cli(['stats', 'dump', '-f', 'count'], { env: { TALLYD_URL: url } }),
-      cli(['stats', 'dump', '--url', `http://127.0.0.1:${port}`]),
+      cliOnDeadPort((u) => ['stats', 'dump', '--url', u]),
     ]);
     expect(viaEnv.code, viaEnv.stderr).toBe(0);
     expect(viaEnv.stdout).toMatch(/^metric_name\tfield\tcount\n/);

@@ -43,8 +43,10 @@ describe('a new user name in every event', () => {
     dir = mkdtempSync(join(tmpdir(), 'tallyd-cardinality-'));
     writeFileSync(join(dir, 'tallyd.conf'), CONFIG);
   });
-  afterAll(() => {
+  afterAll(async () => {
+    // SIGKILL, and wait until it is gone: no child outlives its test file
     child?.kill();
+    if (child !== undefined) await child.exited;
     rmSync(dir, { recursive: true, force: true });
   });
 

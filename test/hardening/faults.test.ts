@@ -219,8 +219,10 @@ describe.each(TRANSPORTS)('SIGTERM under full load, tallyd serve over $name', (t
     dir = mkdtempSync(join(tmpdir(), 'tallyd-sigterm-'));
     writeFileSync(join(dir, 'tallyd.conf'), 'shards = 2\nmetric all_events {\n  filter = event=*\n}\n');
   });
-  afterAll(() => {
+  afterAll(async () => {
+    // SIGKILL, and wait until it is gone: no child outlives its test file
     child?.kill();
+    if (child !== undefined) await child.exited;
     rmSync(dir, { recursive: true, force: true });
   });
 
