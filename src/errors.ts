@@ -17,6 +17,7 @@ export const ErrorCodes = {
   ERR_INGEST_UNAUTHORIZED: 'the peer is outside ingest_networks or lacks the ingest token',
   ERR_INGEST_BUSY: 'the shard ring is full (backpressure)',
   ERR_INGEST_LOST: 'a shard died while processing the batch',
+  ERR_INTERNAL: 'tallyd failed on a request (a bug): counted, never reported as bad input',
   ERR_HTTP_UNAUTHORIZED: 'the peer is outside trusted_networks',
   ERR_HTTP_NOT_FOUND: 'no such route',
   ERR_HTTP_METHOD: 'the route does not take that method',

@@ -66,7 +66,7 @@ export class MergedDist implements DistSnapshot {
       const v = h.values;
       if (dense !== null) {
         let p = this.pend;
-        if (p === null || p.length < FOLD_AT) p = this.growPend(v.length);
+        if (p === null) p = this.pend = new Uint16Array(FOLD_AT);
         for (let i = 0; i < v.length; i++) {
           if (this.npend === p.length) this.fold();
           p[this.npend++] = indexOfValue(histValue(v[i] as number));
@@ -80,18 +80,6 @@ export class MergedDist implements DistSnapshot {
         dense[j] = (dense[j] as number) + (c[k] as number);
       }
     }
-  }
-
-  /** Makes the pending buffer hold npend + n (up to FOLD_AT, folding when it is full). */
-  private growPend(n: number): Uint16Array {
-    const old = this.pend;
-    void n;
-    const want = FOLD_AT;
-    if (old !== null && old.length >= want) return old;
-    const p = new Uint16Array(want);
-    if (old !== null) p.set(old.subarray(0, this.npend));
-    this.pend = p;
-    return p;
   }
 
   /** Adds the pending values into the dense counts. */

@@ -9,7 +9,7 @@ import { BrokenLine, FORMAT_MSGPACK, FramingError, frameBatch, unpackOne, type B
 import { Interner } from '../event/intern.js';
 import { lastScanHadExtension, scanMsgpack } from '../event/msgpack.js';
 import { FieldSlots, planOf } from '../event/plan.js';
-import { EventScanner, SCAN_OK } from '../event/scan.js';
+import { arrayLen, EventScanner, lastHead, SCAN_OK } from '../event/scan.js';
 import { fieldOf, newEvent, type FieldValue, type TallyEvent } from '../event/types.js';
 import { lastRejectDetail, loadEvent, REJECT_REASONS, R_INVALID_JSON, R_OK } from '../event/validate.js';
 import type { CompiledFilter } from '../filter/index.js';
@@ -66,13 +66,13 @@ export class Engine {
   private metrics: Metric[];
   private readonly ev: TallyEvent;
   /** the on-demand decoder for the current metric set (rebuilt when it changes) */
-  private scanner: EventScanner;
+  private scanner!: EventScanner;
   private readonly interner: Interner;
   private readonly fieldSlots: FieldSlots;
   /** the distinct filters of the metrics, metric index → its filter, and each filter's answer for this event */
-  private filters: CompiledFilter[];
-  private filterOf: Int32Array;
-  private hit: Uint8Array;
+  private filters!: CompiledFilter[];
+  private filterOf!: Int32Array;
+  private hit!: Uint8Array;
   /** the current plan's slots (what loadEvent's results are copied into) */
   private planKeys: readonly string[];
   private planSlots: Int32Array;
@@ -100,10 +100,6 @@ export class Engine {
     this.metrics = list.map((x) => this.compile(x.def, x.id));
     this.ev = newEvent();
     this.interner = new Interner();
-    this.scanner = this.newScanner();
-    this.filters = [];
-    this.filterOf = new Int32Array(0);
-    this.hit = new Uint8Array(0);
     this.replan();
     this.counters = newCounters();
     this.generalDecodes = 0;
@@ -248,18 +244,10 @@ export class Engine {
     let index = 0;
     let pos = 0;
     while (pos < end) {
-      const t = bytes[pos] as number;
-      let n = 1;
-      if (t >= 0x90 && t <= 0x9f) {
-        n = t & 0x0f;
-        pos++;
-      } else if (t === 0xdc) {
-        n = ((bytes[pos + 1] as number) << 8) | (bytes[pos + 2] as number);
-        pos += 3;
-      } else if (t === 0xdd) {
-        n = dv.getUint32(pos + 1);
-        pos += 5;
-      }
+      // a top-level array is a list of events; anything else is one event
+      let n = arrayLen(bytes, pos, bytes[pos] as number);
+      if (n < 0) n = 1;
+      else pos += lastHead();
       for (let k = 0; k < n; k++) {
         pos = this.scanOne(bytes, dv, pos, out, index++);
       }

@@ -55,9 +55,12 @@ export class Interner {
 
   /**
    * The entry id of `len` bytes at `pos` (interning them on first sight),
-   * INVALID_UTF8, or NOT_INTERNED. Read the string with `string(id)`.
+   * INVALID_UTF8, or NOT_INTERNED (too long, or the table is full: the caller
+   * decodes the bytes itself). Read the string with `string(id)`.
    */
   lookup(b: Uint8Array, pos: number, len: number): number {
+    // long values rarely repeat: the caller decodes them (and finds invalid UTF-8 then)
+    if (len > MAX_INTERNED_BYTES) return NOT_INTERNED;
     let h = 0x811c9dc5 ^ len;
     for (let i = 0; i < len; i++) h = Math.imul(h ^ (b[pos + i] as number), 0x01000193);
     const mask = this.mask;
@@ -83,10 +86,8 @@ export class Interner {
   }
 
   private add(b: Uint8Array, pos: number, len: number, h: number, slot: number): number {
+    if (this.size >= MAX_ENTRIES || this.arenaUsed + len > MAX_ARENA) return NOT_INTERNED;
     const str = decodeUtf8(b, pos, len);
-    if (this.size >= MAX_ENTRIES || this.arenaUsed + len > MAX_ARENA || len > MAX_INTERNED_BYTES) {
-      return str === null ? INVALID_UTF8 : NOT_INTERNED;
-    }
     const e = this.size++;
     if (e === this.hashes.length) this.growEntries();
     if (this.arenaUsed + len > this.arena.length) {

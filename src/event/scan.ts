@@ -31,9 +31,59 @@ function strLen(b: Uint8Array, pos: number, t: number): number {
   return (b[pos + 1] as number) * 0x1000000 + (((b[pos + 2] as number) << 16) | ((b[pos + 3] as number) << 8) | (b[pos + 4] as number));
 }
 
-/** bytes of a str8/16/32 header */
-function strHead(t: number): number {
-  return t === 0xd9 ? 2 : t === 0xda ? 3 : 5;
+/**
+ * Bytes of the header that the last strLenOf / mapLen / arrayLen call read
+ * (one scanner per thread, so one scratch value serves them all).
+ */
+let head = 0;
+
+/** The length of the string whose type byte `t` (isStr) is at `pos`; sets `head`. */
+function strLenOf(b: Uint8Array, pos: number, t: number): number {
+  if (t <= 0xbf) {
+    head = 1;
+    return t & 0x1f;
+  }
+  head = t === 0xd9 ? 2 : t === 0xda ? 3 : 5;
+  return strLen(b, pos, t);
+}
+
+/** Entries of the map whose type byte `t` is at `pos`, or -1 when it is not a map; sets `head`. */
+function mapLen(b: Uint8Array, pos: number, t: number): number {
+  if (t >= 0x80 && t <= 0x8f) {
+    head = 1;
+    return t & 0x0f;
+  }
+  if (t === 0xde) {
+    head = 3;
+    return ((b[pos + 1] as number) << 8) | (b[pos + 2] as number);
+  }
+  if (t === 0xdf) {
+    head = 5;
+    return strLen(b, pos, 0xdb);
+  }
+  return -1;
+}
+
+/** Elements of the array whose type byte `t` is at `pos`, or -1 when it is not an array; sets `head`. */
+export function arrayLen(b: Uint8Array, pos: number, t: number): number {
+  if (t >= 0x90 && t <= 0x9f) {
+    head = 1;
+    return t & 0x0f;
+  }
+  if (t === 0xdc) {
+    head = 3;
+    return ((b[pos + 1] as number) << 8) | (b[pos + 2] as number);
+  }
+  if (t === 0xdd) {
+    head = 5;
+    return strLen(b, pos, 0xdb);
+  }
+  return -1;
+}
+
+/** The header bytes of the value arrayLen last read. */
+export function lastHead(): number {
+  return head;
 }
 
 function isStr(t: number): boolean {
@@ -272,22 +322,12 @@ export class EventScanner {
       this.allSet = true;
     }
     this.clearSlots();
-    const t0 = b[pos] as number;
-    let n: number;
-    if (t0 >= 0x80 && t0 <= 0x8f) {
-      n = t0 & 0x0f;
-      pos++;
-    } else if (t0 === 0xde) {
-      n = ((b[pos + 1] as number) << 8) | (b[pos + 2] as number);
-      pos += 3;
-    } else if (t0 === 0xdf) {
-      n = strLen(b, pos, 0xdb);
-      pos += 5;
-    } else {
+    const n = mapLen(b, pos, b[pos] as number);
+    if (n < 0) {
       this.end = skipValue(b, pos);
       return SCAN_SLOW;
     }
-    const start = pos;
+    pos += head;
     let name: string | null = null;
     let nameState = NONE;
     let alias: string | null = null;
@@ -301,9 +341,9 @@ export class EventScanner {
     const wantCats = this.plan.categories;
     for (let i = 0; i < n; i++) {
       const kt = b[pos] as number;
-      if (!isStr(kt)) return this.slow(b, start, n - i, pos);
-      const kh = kt <= 0xbf ? 1 : strHead(kt);
-      const klen = kt <= 0xbf ? kt & 0x1f : strLen(b, pos, kt);
+      if (!isStr(kt)) return this.slow(b, n - i, pos);
+      const klen = strLenOf(b, pos, kt);
+      const kh = head;
       const kpos = pos + kh;
       pos = kpos + klen;
       const t = b[pos] as number;
@@ -312,93 +352,77 @@ export class EventScanner {
           nameState = NIL;
           pos++;
         } else if (isStr(t)) {
-          const h = t <= 0xbf ? 1 : strHead(t);
-          const len = t <= 0xbf ? t & 0x1f : strLen(b, pos, t);
+          const len = strLenOf(b, pos, t);
+          const h = head;
           name = stringAt(this.interner, b, pos + h, len);
-          if (name === null) return this.slow(b, start, n - i, kpos - kh);
+          if (name === null) return this.slow(b, n - i, kpos - kh);
           nameState = SET;
           pos += h + len;
-        } else return this.slow(b, start, n - i, kpos - kh);
+        } else return this.slow(b, n - i, kpos - kh);
       } else if (klen === 4 && keyIs(b, kpos, klen, K_NAME)) {
         if (t === 0xc0) {
           aliasState = NIL;
           pos++;
         } else if (isStr(t)) {
-          const h = t <= 0xbf ? 1 : strHead(t);
-          const len = t <= 0xbf ? t & 0x1f : strLen(b, pos, t);
+          const len = strLenOf(b, pos, t);
+          const h = head;
           alias = stringAt(this.interner, b, pos + h, len);
-          if (alias === null) return this.slow(b, start, n - i, kpos - kh);
+          if (alias === null) return this.slow(b, n - i, kpos - kh);
           aliasState = SET;
           pos += h + len;
-        } else return this.slow(b, start, n - i, kpos - kh);
+        } else return this.slow(b, n - i, kpos - kh);
       } else if (klen === 8 && keyIs(b, kpos, klen, K_DURATION)) {
         if (t === 0xc0) {
           dTopState = NIL;
           pos++;
         } else if (isNum(t)) {
           dTop = readNum(b, dv, pos, t);
-          if (!Number.isFinite(dTop)) return this.slow(b, start, n - i, kpos - kh);
+          if (!Number.isFinite(dTop)) return this.slow(b, n - i, kpos - kh);
           dTopState = SET;
           pos += NUM_SIZE[t] as number;
-        } else return this.slow(b, start, n - i, kpos - kh);
+        } else return this.slow(b, n - i, kpos - kh);
       } else if (klen === 10 && keyIs(b, kpos, klen, K_CATEGORIES)) {
-        if (catsState !== NONE) return this.slow(b, start, n - i, kpos - kh);
+        if (catsState !== NONE) return this.slow(b, n - i, kpos - kh);
         if (t === 0xc0) {
           catsState = NIL;
           pos++;
           continue;
         }
-        let m: number;
-        if (t >= 0x90 && t <= 0x9f) {
-          m = t & 0x0f;
-          pos++;
-        } else if (t === 0xdc) {
-          m = ((b[pos + 1] as number) << 8) | (b[pos + 2] as number);
-          pos += 3;
-        } else if (t === 0xdd) {
-          m = strLen(b, pos, 0xdb);
-          pos += 5;
-        } else return this.slow(b, start, n - i, kpos - kh);
+        const m = arrayLen(b, pos, t);
+        if (m < 0) return this.slow(b, n - i, kpos - kh);
+        pos += head;
         const cats = this.cats;
         cats.length = 0;
         for (let j = 0; j < m; j++) {
           const et = b[pos] as number;
-          if (!isStr(et)) return this.slow(b, start, n - i, kpos - kh);
-          const h = et <= 0xbf ? 1 : strHead(et);
-          const len = et <= 0xbf ? et & 0x1f : strLen(b, pos, et);
+          if (!isStr(et)) return this.slow(b, n - i, kpos - kh);
+          const len = strLenOf(b, pos, et);
+          const h = head;
           if (wantCats) {
             const s = stringAt(this.interner, b, pos + h, len);
-            if (s === null) return this.slow(b, start, n - i, kpos - kh);
+            if (s === null) return this.slow(b, n - i, kpos - kh);
             cats.push(s);
           }
           pos += h + len;
         }
         catsState = SET;
       } else if (klen === 6 && keyIs(b, kpos, klen, K_FIELDS)) {
-        if (fieldsSeen) return this.slow(b, start, n - i, kpos - kh);
+        if (fieldsSeen) return this.slow(b, n - i, kpos - kh);
         fieldsSeen = true;
         if (t === 0xc0) {
           pos++;
           continue;
         }
-        let m: number;
-        if (t >= 0x80 && t <= 0x8f) {
-          m = t & 0x0f;
-          pos++;
-        } else if (t === 0xde) {
-          m = ((b[pos + 1] as number) << 8) | (b[pos + 2] as number);
-          pos += 3;
-        } else if (t === 0xdf) {
-          m = strLen(b, pos, 0xdb);
-          pos += 5;
-        } else return this.slow(b, start, n - i, kpos - kh);
+        const m = mapLen(b, pos, t);
+        if (m < 0) return this.slow(b, n - i, kpos - kh);
+        pos += head;
         for (let j = 0; j < m; j++) {
           const ft = b[pos] as number;
-          if (!isStr(ft)) return this.slow(b, start, n - i, kpos - kh);
-          const fh = ft <= 0xbf ? 1 : strHead(ft);
-          const flen = ft <= 0xbf ? ft & 0x1f : strLen(b, pos, ft);
+          if (!isStr(ft)) return this.slow(b, n - i, kpos - kh);
+          const flen = strLenOf(b, pos, ft);
+          const fh = head;
           const fpos = pos + fh;
-          if (flen === 9 && keyIs(b, fpos, flen, K_PROTO)) return this.slow(b, start, n - i, kpos - kh);
+          if (flen === 9 && keyIs(b, fpos, flen, K_PROTO)) return this.slow(b, n - i, kpos - kh);
           const slot = this.slotOf(b, fpos, flen);
           const isDur = flen === 8 && keyIs(b, fpos, flen, K_DURATION);
           pos = fpos + flen;
@@ -408,19 +432,19 @@ export class EventScanner {
             if (isDur) dFieldState = NIL;
             pos++;
           } else if (isStr(vt)) {
-            if (isDur) return this.slow(b, start, n - i, kpos - kh);
-            const h = vt <= 0xbf ? 1 : strHead(vt);
-            const len = vt <= 0xbf ? vt & 0x1f : strLen(b, pos, vt);
+            if (isDur) return this.slow(b, n - i, kpos - kh);
+            const len = strLenOf(b, pos, vt);
+            const h = head;
             if (slot >= 0) {
               const s = stringAt(this.interner, b, pos + h, len);
-              if (s === null) return this.slow(b, start, n - i, kpos - kh);
+              if (s === null) return this.slow(b, n - i, kpos - kh);
               this.put(slot, s);
             }
             pos += h + len;
           } else if (isNum(vt)) {
             const v = readNum(b, dv, pos, vt);
             // a negative field counts only if no later duplicate key replaces it: the general path decides
-            if (!Number.isFinite(v) || v < 0) return this.slow(b, start, n - i, kpos - kh);
+            if (!Number.isFinite(v) || v < 0) return this.slow(b, n - i, kpos - kh);
             if (slot >= 0) this.put(slot, v);
             if (isDur) {
               dField = v;
@@ -429,27 +453,19 @@ export class EventScanner {
             pos += NUM_SIZE[vt] as number;
           } else {
             // a string list, or a value loadEvent rejects
-            let m2: number;
-            if (vt >= 0x90 && vt <= 0x9f) {
-              m2 = vt & 0x0f;
-              pos++;
-            } else if (vt === 0xdc) {
-              m2 = ((b[pos + 1] as number) << 8) | (b[pos + 2] as number);
-              pos += 3;
-            } else if (vt === 0xdd) {
-              m2 = strLen(b, pos, 0xdb);
-              pos += 5;
-            } else return this.slow(b, start, n - i, kpos - kh);
-            if (isDur) return this.slow(b, start, n - i, kpos - kh);
+            const m2 = arrayLen(b, pos, vt);
+            if (m2 < 0) return this.slow(b, n - i, kpos - kh);
+            pos += head;
+            if (isDur) return this.slow(b, n - i, kpos - kh);
             const list: string[] | null = slot >= 0 ? [] : null;
             for (let e = 0; e < m2; e++) {
               const et = b[pos] as number;
-              if (!isStr(et)) return this.slow(b, start, n - i, kpos - kh);
-              const h = et <= 0xbf ? 1 : strHead(et);
-              const len = et <= 0xbf ? et & 0x1f : strLen(b, pos, et);
+              if (!isStr(et)) return this.slow(b, n - i, kpos - kh);
+              const len = strLenOf(b, pos, et);
+              const h = head;
               if (list !== null) {
                 const s = stringAt(this.interner, b, pos + h, len);
-                if (s === null) return this.slow(b, start, n - i, kpos - kh);
+                if (s === null) return this.slow(b, n - i, kpos - kh);
                 list.push(s);
               }
               pos += h + len;
@@ -477,7 +493,7 @@ export class EventScanner {
   }
 
   /** Gives up on the event: `left` map entries remain from the key at `pos`. */
-  private slow(b: Uint8Array, _start: number, left: number, pos: number): number {
+  private slow(b: Uint8Array, left: number, pos: number): number {
     for (let i = 0; i < left; i++) pos = skipValue(b, skipValue(b, pos));
     this.end = pos;
     return SCAN_SLOW;

@@ -100,6 +100,8 @@ export class Runtime {
   private seq: number;
   private closing: boolean;
   private closed: boolean;
+  /** settles when the first close() has stopped the workers; a later close() renders the same final state */
+  private closeDone: Promise<void> | undefined;
   /** serializes flush-based operations (scrape, reset, add/remove, close) */
   private chain: Promise<unknown>;
   /** deltas held back while a reset waits for every shard's marker */
@@ -145,6 +147,7 @@ export class Runtime {
     this.seq = 0;
     this.closing = false;
     this.closed = false;
+    this.closeDone = undefined;
     this.chain = Promise.resolve();
     this.held = null;
     this.tasks = [];
@@ -576,15 +579,21 @@ export class Runtime {
    * takes the final merge, renders it and stops the workers.
    */
   close<T>(render: (snap: EngineSnapshot) => T): Promise<T> {
+    if (this.closeDone !== undefined) return this.closeDone.then(() => render(this.acc.view()));
     this.closing = true;
-    return this.serial(async () => {
+    const out = this.serial(async () => {
       await Promise.all(this.handles.map((h) => this.flushShard(h, 'stop')));
       this.closed = true;
       await Promise.all(this.tasks);
       for (const h of this.handles) h.producer.close();
-      const out = render(this.acc.view());
+      const rendered = render(this.acc.view());
       await this.pool.destroy();
-      return out;
+      return rendered;
     });
+    this.closeDone = out.then(
+      () => undefined,
+      () => undefined,
+    );
+    return out;
   }
 }

@@ -146,7 +146,8 @@ const text = fc.constantFrom(
   'imap_command_finished', 'imap_idle', 'imap_x', 'FETCH', 'SELECT', 'LOGOUT', 'OK', 'NO', '',
   'a@Example.com', 'b@example.com', 'x@other.org', 'imap', 'lmtp', 't1', 't2', '\uFFFD', '\uFEFFbom', 'ümlaut', '日本',
 );
-const anyText = fc.oneof(text, fc.string({ maxLength: 40 }));
+// long values (> 256 bytes) are never interned: decoded each time
+const anyText = fc.oneof(text, fc.string({ maxLength: 40 }), fc.string({ minLength: 257, maxLength: 300 }).map((x) => `a@${x}`));
 const int = fc.record({ t: fc.constant('int' as const), n: fc.oneof(fc.integer({ min: -40, max: 300 }), fc.integer({ min: -(2 ** 33), max: 2 ** 40 }), fc.constant(2 ** 53 + 2)), wide });
 const float = fc.oneof(
   fc.record({ t: fc.constant('f64' as const), x: fc.oneof(fc.double(), fc.constantFrom(NaN, Infinity, -Infinity, 12.5, -0.5)) }),
@@ -157,7 +158,10 @@ const odd: fc.Arbitrary<V> = fc.oneof(
   fc.record({ t: fc.constant('bool' as const), b: fc.boolean() }),
   fc.record({ t: fc.constant('bin' as const), n: fc.integer({ min: 0, max: 5 }) }),
   fc.record({ t: fc.constant('ext' as const), type: fc.constantFrom(-1, 0), n: fc.integer({ min: 0, max: 200 }) }),
-  fc.record({ t: fc.constant('raw' as const), bytes: fc.constantFrom([0xff], [0x61, 0xc3], [0xed, 0xa0, 0x80], [0xe2, 0x82]) }),
+  fc.record({
+    t: fc.constant('raw' as const),
+    bytes: fc.constantFrom([0xff], [0x61, 0xc3], [0xed, 0xa0, 0x80], [0xe2, 0x82], [...new Array<number>(300).fill(0x61), 0xff]),
+  }),
 );
 const strList: fc.Arbitrary<V> = fc.record({ t: fc.constant('arr' as const), items: fc.array(str(text), { maxLength: 4 }), wide });
 const scalar: fc.Arbitrary<V> = fc.oneof({ weight: 5, arbitrary: str(anyText) }, { weight: 4, arbitrary: int }, { weight: 1, arbitrary: float }, { weight: 1, arbitrary: nil });

@@ -16,7 +16,9 @@
  * (bounded), and checks every kill.
  */
 import type { Worker } from 'node:worker_threads';
-import type { Runtime } from '../../src/shard/runtime.js';
+import { afterEach } from 'vitest';
+import type { ResolvedConfig } from '../../src/config/index.js';
+import { Runtime } from '../../src/shard/runtime.js';
 import { until } from './wait.js';
 
 export interface Victim {
@@ -59,4 +61,21 @@ export function restarted(rt: Runtime, v: Victim): Promise<void> {
     20_000,
     `shard ${v.shard} to be restarted`,
   );
+}
+
+/**
+ * `start(shards, ringBytes)` for one test file's config; every runtime it
+ * started is closed after each test.
+ */
+export function runtimeStarter(config: ResolvedConfig): (shards: number, ringBytes?: number) => Promise<Runtime> {
+  let running: Runtime[] = [];
+  afterEach(async () => {
+    for (const rt of running) await rt.close(() => undefined).catch(() => undefined);
+    running = [];
+  });
+  return async (shards, ringBytes = 1 << 20) => {
+    const rt = await Runtime.start({ config, shards, ringBytes });
+    running.push(rt);
+    return rt;
+  };
 }

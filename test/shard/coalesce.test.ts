@@ -5,14 +5,14 @@
  * batches, counted without decoding. Real worker threads, no mocks.
  */
 import { pack } from 'msgpackr';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/index.js';
 import { Engine } from '../../src/engine/engine.js';
 import { countBatchEvents, FORMAT_JSON, FORMAT_MSGPACK, FORMAT_NDJSON, FramingError, type BatchFormat } from '../../src/event/decode.js';
 import { outcomeResponse } from '../../src/server/ingest.js';
-import { COALESCE_MAX_BATCH, Runtime, type IngestOutcome } from '../../src/shard/runtime.js';
+import { COALESCE_MAX_BATCH, type IngestOutcome, type Runtime } from '../../src/shard/runtime.js';
 import { isFramingError } from '../../src/shard/worker.js';
-import { killWhenTaken, pickVictim, restarted } from '../helpers/shards.js';
+import { killWhenTaken, pickVictim, restarted, runtimeStarter } from '../helpers/shards.js';
 
 const CONFIG = `
 metric cmds {
@@ -25,16 +25,7 @@ metric everything {
 `;
 const cfg = parseConfigText(CONFIG, 'coalesce.conf');
 
-let running: Runtime[] = [];
-async function start(shards: number, ringBytes = 1 << 20): Promise<Runtime> {
-  const rt = await Runtime.start({ config: cfg, shards, ringBytes });
-  running.push(rt);
-  return rt;
-}
-afterEach(async () => {
-  for (const rt of running) await rt.close(() => undefined).catch(() => undefined);
-  running = [];
-});
+const start = runtimeStarter(cfg);
 
 interface Batch {
   bytes: Buffer;
@@ -101,7 +92,6 @@ describe('coalesced small batches', () => {
       expect(snap.counters.eventsAccepted).toBe(accepted);
       expect(Object.values(snap.counters.eventsRejected).reduce((a, b) => a + b, 0)).toBe(rejected);
       await rt.close(() => undefined);
-      running = running.filter((r) => r !== rt);
     }
   });
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { pack } from 'msgpackr';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/index.js';
 import { Engine } from '../../src/engine/engine.js';
 import { FORMAT_JSON, FORMAT_MSGPACK } from '../../src/event/decode.js';
@@ -8,22 +8,13 @@ import { renderDump } from '../../src/export/index.js';
 import type { EngineSnapshot } from '../../src/metrics/types.js';
 import { Runtime, type IngestOutcome } from '../../src/shard/runtime.js';
 import { eventArb, MIXED_CONFIG, splitAt } from '../helpers/events.js';
-import { killWhenTaken, pickVictim, restarted } from '../helpers/shards.js';
+import { killWhenTaken, pickVictim, restarted, runtimeStarter } from '../helpers/shards.js';
 
 const FIELDS = ['count', 'sum', 'min', 'max', 'avg', 'median', 'stddev', '%95', '%99', '%50'];
 const dump = (s: EngineSnapshot): string => renderDump(s, FIELDS, { compat: '2.4' });
 const cfg = parseConfigText(MIXED_CONFIG, 'mixed.conf');
 
-let running: Runtime[] = [];
-async function start(shards: number, ringBytes = 1 << 20): Promise<Runtime> {
-  const rt = await Runtime.start({ config: cfg, shards, ringBytes });
-  running.push(rt);
-  return rt;
-}
-afterEach(async () => {
-  for (const rt of running) await rt.close(() => undefined).catch(() => undefined);
-  running = [];
-});
+const start = runtimeStarter(cfg);
 
 /** Ingests, waiting for ring space instead of taking `busy`. */
 async function ingest(rt: Runtime, bytes: Uint8Array, format = FORMAT_MSGPACK as 1 | 2 | 3): Promise<IngestOutcome> {
@@ -52,8 +43,7 @@ describe('sharded runtime', () => {
             const got = await rt.snapshot(dump);
             expect(got).toBe(dump(engine.snapshot('full')));
             await rt.close(() => undefined);
-            running = running.filter((r) => r !== rt);
-          },
+                },
         ),
         { numRuns: shards === 1 ? 6 : 10 },
       );
