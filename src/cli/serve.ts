@@ -11,6 +11,7 @@ import { tallydVersion } from './version.js';
 export const serveCommand: Command = {
   help: [
     'Usage: tallyd serve [--config FILE] [--listen HOST:PORT] [--shards N] [--native-free]',
+    '                    [--dovecot-writer-socket PATH] [--dovecot-reader-socket PATH]',
     '',
     'Runs tallyd. Without --config it runs the built-in default config (the',
     "Dovecot statistics page's example metrics) on 127.0.0.1:9900.",
@@ -20,6 +21,8 @@ export const serveCommand: Command = {
     '  --listen HOST:PORT     overrides `listen`',
     '  --shards N             overrides `shards` (shard worker threads)',
     '  --native-free          serve with node:http instead of uWebSockets.js',
+    '  --dovecot-writer-socket PATH  overrides `dovecot_writer_socket` (Dovecot stats-writer)',
+    '  --dovecot-reader-socket PATH  overrides `dovecot_reader_socket` (doveadm stats -s PATH)',
     '  --final-dump FILE      on shutdown, write the final dump table to FILE',
     '  --drain-timeout MS     give up draining after MS (default 10000)',
     '  --log-level LEVEL      trace, debug, info (default), warn, error',
@@ -35,6 +38,8 @@ export const serveCommand: Command = {
         config: { type: 'string', short: 'c' },
         listen: { type: 'string' },
         shards: { type: 'string' },
+        'dovecot-writer-socket': { type: 'string' },
+        'dovecot-reader-socket': { type: 'string' },
         'native-free': { type: 'boolean', default: false },
         'final-dump': { type: 'string' },
         'drain-timeout': { type: 'string', default: '10000' },
@@ -46,6 +51,8 @@ export const serveCommand: Command = {
     const flags: Record<string, string> = {};
     if (values.listen !== undefined) flags.listen = values.listen;
     if (values.shards !== undefined) flags.shards = values.shards;
+    if (values['dovecot-writer-socket'] !== undefined) flags.dovecot_writer_socket = values['dovecot-writer-socket'];
+    if (values['dovecot-reader-socket'] !== undefined) flags.dovecot_reader_socket = values['dovecot-reader-socket'];
     const config = withOverrides(base, process.env, flags);
     for (const w of config.warnings) logger.warn({ at: `${w.pos.file}:${w.pos.line}:${w.pos.col}` }, w.message);
     const server = await startServer({
@@ -56,7 +63,14 @@ export const serveCommand: Command = {
     });
     const { listener } = server;
     logger.info(
-      { listen: `${listener.host}:${listener.port}`, transport: listener.kind, shards: server.runtime.shardCount, metrics: config.metrics.length },
+      {
+        listen: `${listener.host}:${listener.port}`,
+        transport: listener.kind,
+        shards: server.runtime.shardCount,
+        metrics: config.metrics.length,
+        ...(server.dovecot.writerPath !== null ? { dovecotWriterSocket: server.dovecot.writerPath } : {}),
+        ...(server.dovecot.readerPath !== null ? { dovecotReaderSocket: server.dovecot.readerPath } : {}),
+      },
       'tallyd is serving',
     );
     const drainMs = Number(values['drain-timeout']);

@@ -25,6 +25,11 @@ export const SETTING_KEYS = [
   'ws_idle_timeout',
   'ws_max_backpressure',
   'max_websockets',
+  'dovecot_writer_socket',
+  'dovecot_reader_socket',
+  'dovecot_socket_mode',
+  'dovecot_socket_user',
+  'dovecot_socket_group',
 ] as const;
 export type SettingKey = (typeof SETTING_KEYS)[number];
 
@@ -60,6 +65,11 @@ export function defaultSettings(): Settings {
     wsIdleTimeoutMs: 120_000,
     wsMaxBackpressure: MIB,
     maxWebsockets: 1024,
+    dovecotWriterSocket: null,
+    dovecotReaderSocket: null,
+    dovecotSocketMode: 0o660,
+    dovecotSocketUser: null,
+    dovecotSocketGroup: null,
   };
 }
 
@@ -196,6 +206,27 @@ function parseTimeSetting(key: string, s: string, posAt: PosAt, minMs: number, m
   return ms;
 }
 
+/** Longest unix socket path Linux takes (sun_path is 108 bytes with its NUL). */
+const MAX_SOCKET_PATH_BYTES = 107;
+
+/** A unix socket path (empty: off). */
+function parseSocketPath(key: string, s: string, posAt: PosAt): string | null {
+  if (s === '') return null;
+  const ctl = s.search(/[\x00-\x1f\x7f]/);
+  if (ctl >= 0) throw settingError(key, posAt(ctl), 'must not contain control characters');
+  if (Buffer.byteLength(s) > MAX_SOCKET_PATH_BYTES) {
+    throw settingError(key, posAt(0), `a unix socket path is at most ${MAX_SOCKET_PATH_BYTES} bytes, not ${Buffer.byteLength(s)}`);
+  }
+  return s;
+}
+
+/** A user or group: a name or a numeric id (empty: unchanged). */
+function parseOwner(key: string, s: string, posAt: PosAt): string | null {
+  if (s === '') return null;
+  if (!/^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$/.test(s)) throw settingError(key, posAt(0), `'${s}' is not a user or group name or id`);
+  return s;
+}
+
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Apply one setting (already known to be a tallyd key) to `s`. */
@@ -268,6 +299,22 @@ export function applySetting(s: Mutable<Settings>, key: SettingKey, raw: string,
     case 'max_websockets':
       s.maxWebsockets = parseCount(key, text, at, MAX_WEBSOCKETS);
       return;
+    case 'dovecot_writer_socket':
+      s.dovecotWriterSocket = parseSocketPath(key, text, at);
+      return;
+    case 'dovecot_reader_socket':
+      s.dovecotReaderSocket = parseSocketPath(key, text, at);
+      return;
+    case 'dovecot_socket_mode':
+      if (!/^0?[0-7]{3}$/.test(text)) throw settingError(key, at(0), `must be an octal file mode like 0660, not '${text}'`);
+      s.dovecotSocketMode = parseInt(text, 8);
+      return;
+    case 'dovecot_socket_user':
+      s.dovecotSocketUser = parseOwner(key, text, at);
+      return;
+    case 'dovecot_socket_group':
+      s.dovecotSocketGroup = parseOwner(key, text, at);
+      return;
   }
 }
 
@@ -316,5 +363,10 @@ export function formatSettings(s: Settings): string[] {
     `ws_idle_timeout = ${formatTime(s.wsIdleTimeoutMs)}`,
     `ws_max_backpressure = ${formatSize(s.wsMaxBackpressure)}`,
     `max_websockets = ${s.maxWebsockets}`,
+    `dovecot_writer_socket = ${s.dovecotWriterSocket ?? ''}`,
+    `dovecot_reader_socket = ${s.dovecotReaderSocket ?? ''}`,
+    `dovecot_socket_mode = 0${s.dovecotSocketMode.toString(8)}`,
+    `dovecot_socket_user = ${s.dovecotSocketUser ?? ''}`,
+    `dovecot_socket_group = ${s.dovecotSocketGroup ?? ''}`,
   ];
 }

@@ -68,6 +68,15 @@ export interface Settings {
   readonly wsMaxBackpressure: number;
   /** open WebSockets at most; further upgrades are refused with 503 (max_websockets) */
   readonly maxWebsockets: number;
+  /** where tallyd serves Dovecot's stats-writer protocol (dovecot_writer_socket), null: off */
+  readonly dovecotWriterSocket: string | null;
+  /** where tallyd serves Dovecot's stats-reader protocol, for doveadm stats (dovecot_reader_socket), null: off */
+  readonly dovecotReaderSocket: string | null;
+  /** file mode of both sockets (dovecot_socket_mode, default 0660) */
+  readonly dovecotSocketMode: number;
+  /** owner and group given to both sockets, null: the process's own (dovecot_socket_user / _group) */
+  readonly dovecotSocketUser: string | null;
+  readonly dovecotSocketGroup: string | null;
 }
 
 export interface ConfigWarning {

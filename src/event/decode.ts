@@ -9,7 +9,9 @@ import { scanMsgpack } from './msgpack.js';
 export const FORMAT_MSGPACK = 1;
 export const FORMAT_JSON = 2;
 export const FORMAT_NDJSON = 3;
-export type BatchFormat = typeof FORMAT_MSGPACK | typeof FORMAT_JSON | typeof FORMAT_NDJSON;
+/** Dovecot stats-writer lines: u32 LE connection id, then complete lines (src/dovecot/) */
+export const FORMAT_STATS_WRITER = 4;
+export type BatchFormat = typeof FORMAT_MSGPACK | typeof FORMAT_JSON | typeof FORMAT_NDJSON | typeof FORMAT_STATS_WRITER;
 
 /** One entry of a framed NDJSON batch whose line did not parse. */
 export class BrokenLine {

@@ -43,6 +43,9 @@ export interface AppOptions {
   transport: string;
 }
 
+/** Self-metric families of other parts of the process (the Dovecot sockets), added to every scrape. */
+export type FamilySource = () => SelfFamily[];
+
 export class App {
   private readonly cfg: ResolvedConfig;
   private readonly rt: Runtime;
@@ -53,6 +56,8 @@ export class App {
   private readonly token: Buffer | null;
   private readonly routes: [RegExp, Route][];
   readonly counters: ServerCounters;
+  /** further self-metric families, rendered after the server's own (OpenMetrics/text only) */
+  readonly familySources: FamilySource[] = [];
   readonly startTime: number;
   readiness: Readiness;
   private rate: { t: number; accepted: number; eps: number };
@@ -243,6 +248,7 @@ export class App {
   private async scrape(req: RequestHead, format: ExportFormat, contentType?: string, reset = false, fields?: string[]): Promise<HttpResponse> {
     const t0 = performance.now();
     const extra = format === 'json' ? jsonFamilies(this.rt, this.counters) : serverFamilies(this.rt, this.counters);
+    if (format !== 'json') for (const f of this.familySources) extra.push(...f());
     const opts = this.renderOpts(extra, fields);
     const render = (snap: EngineSnapshot): string => renderExport(format, snap, opts);
     const body = reset ? await this.rt.snapshotAndReset(render) : await this.rt.snapshot(render);

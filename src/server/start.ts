@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { listenNativeFree } from '../../native-free/server.js';
 import type { ResolvedConfig } from '../config/types.js';
+import { startDovecotSockets, type DovecotSockets } from '../dovecot/service.js';
 import { Runtime } from '../shard/runtime.js';
 import { App } from './app.js';
 import { loadNativeUws } from './native.js';
@@ -23,6 +24,7 @@ export interface Server {
   readonly app: App;
   readonly runtime: Runtime;
   readonly listener: Listener;
+  readonly dovecot: DovecotSockets;
   /**
    * Graceful stop (SPEC 6): readiness 503, listener closed, rings drained,
    * final merge rendered by `render`, workers stopped.
@@ -53,17 +55,28 @@ export async function startServer(opts: ServerOptions): Promise<Server> {
     await runtime.close(() => undefined);
     throw e;
   }
+  let dovecot: DovecotSockets;
+  try {
+    dovecot = await startDovecotSockets(runtime, config.settings, logger);
+  } catch (e) {
+    await listener.close();
+    listener.terminate();
+    await runtime.close(() => undefined);
+    throw e;
+  }
+  app.familySources.push(() => dovecot.families());
   app.readiness = 'ready';
   let stopping: Promise<unknown> | null = null;
   return {
     app,
     runtime,
     listener,
+    dovecot,
     stop<T>(render: (snap: import('../metrics/types.js').EngineSnapshot) => T): Promise<T> {
       if (stopping === null) {
         app.readiness = 'draining';
         // WebSockets stay open through the drain, so the acks of what they sent still reach them
-        stopping = listener.close().then(async () => {
+        stopping = Promise.all([listener.close(), dovecot.close()]).then(async () => {
           try {
             return await runtime.close(render);
           } finally {

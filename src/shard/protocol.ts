@@ -36,7 +36,9 @@ export type ControlMessage =
   | { op: 'add'; id: number; def: MetricDef }
   | { op: 'remove'; id: number }
   /** ship, then end the task (ring drained up to here) */
-  | { op: 'stop' };
+  | { op: 'stop' }
+  /** stats-writer connection `conn` closed: its open events and categories go */
+  | { op: 'writer-close'; conn: number };
 
 /** Per-batch answer: the counts, why the batch could not be framed, or the engine's failure on it. */
 export interface BatchAck {
@@ -48,6 +50,8 @@ export interface BatchAck {
   framing?: string;
   /** set when the engine threw anything but a FramingError on the batch (nothing of it was counted: 500) */
   internal?: string;
+  /** stats-writer lines: one broke the protocol (those before it are counted); the connection is closed */
+  fatal?: string;
 }
 
 export type ShardMessage =

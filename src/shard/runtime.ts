@@ -45,7 +45,7 @@ export interface RuntimeOptions {
 }
 
 export type IngestOutcome =
-  | { status: 'ok'; accepted: number; rejected: number; errors: { index: number; reason: string }[] }
+  | { status: 'ok'; accepted: number; rejected: number; errors: { index: number; reason: string }[]; fatal?: string }
   | { status: 'framing'; message: string }
   /** the engine failed on the batch (tallyd's fault, not the client's): 500 */
   | { status: 'internal'; message: string }
@@ -86,6 +86,7 @@ function outcomeOf(o: BatchOutcome): IngestOutcome {
   const ack = o.ack;
   if (ack.internal !== undefined) return { status: 'internal', message: ack.internal };
   if (ack.framing !== undefined) return { status: 'framing', message: ack.framing };
+  if (ack.fatal !== undefined) return { status: 'ok', accepted: ack.accepted, rejected: ack.rejected, errors: ack.errors, fatal: ack.fatal };
   return { status: 'ok', accepted: ack.accepted, rejected: ack.rejected, errors: ack.errors };
 }
 
@@ -122,6 +123,7 @@ export class Runtime {
   private readonly groupMaxBytes: number;
   /** rotates the choice among equally loaded shards when a group opens */
   private nextGroupShard: number;
+  private readonly metricsChanged: (() => void)[] = [];
 
   private constructor(opts: RuntimeOptions) {
     this.config = opts.config;
@@ -328,6 +330,46 @@ export class Runtime {
     return new Promise<IngestOutcome>((resolve) =>
       h.batches.set(id, { id, record, bytes, format, resolve: (o) => resolve(outcomeOf(o)) }),
     );
+  }
+
+  /**
+   * Hands a batch to shard `shard` (a stream whose batches must stay in one
+   * shard and in order, like a stats-writer connection's lines). Returns
+   * null, writing nothing, when that ring has no room now: the caller keeps
+   * the batch and tries again (`waitForShardSpace`), so order is kept.
+   */
+  ingestTo(shard: number, bytes: Uint8Array, format: BatchFormat): Promise<IngestOutcome> | null {
+    if (this.closing) return Promise.resolve({ status: 'closed' });
+    const h = this.handles[shard % this.handles.length] as ShardHandle;
+    // an open group's reserved room is not taken from under it
+    if (h.group !== null) {
+      this.writeGroup(h);
+      this.openGroups.splice(this.openGroups.indexOf(h), 1);
+    }
+    const id = this.seq + 1;
+    if (!h.producer.tryWrite(RECORD_BATCH, id, format, bytes)) return null;
+    this.seq = id;
+    const record = h.written++;
+    return new Promise<IngestOutcome>((resolve) =>
+      h.batches.set(id, { id, record, bytes, format, resolve: (o) => resolve(outcomeOf(o)) }),
+    );
+  }
+
+  /** Resolves once shard `shard`'s ring can take `bytes` (false on timeout, or when it never can). */
+  waitForShardSpace(shard: number, bytes: number, timeoutMs: number): Promise<boolean> {
+    if (bytes > this.maxBatchBytes) return Promise.resolve(false);
+    return (this.handles[shard % this.handles.length] as ShardHandle).producer.waitForSpace(bytes, timeoutMs);
+  }
+
+  /** Tells shard `shard` that stats-writer connection `conn` closed (after every batch it was handed). */
+  async writerClosed(shard: number, conn: number): Promise<void> {
+    if (this.closed) return;
+    await this.writeControl(this.handles[shard % this.handles.length] as ShardHandle, { op: 'writer-close', conn });
+  }
+
+  /** `fn` is called after every metric added or removed (e.g. to send writers a new event filter). */
+  onMetricsChanged(fn: () => void): void {
+    this.metricsChanged.push(fn);
   }
 
   private ingestSmall(bytes: Uint8Array, format: BatchFormat): Promise<IngestOutcome> {
@@ -540,6 +582,7 @@ export class Runtime {
       this.metrics = [...this.metrics, { id, def }];
       this.acc.addMetric(id, def, this.config.settings.maxSubMetrics);
       await Promise.all(this.handles.map((h) => this.writeControl(h, { op: 'add', id, def })));
+      for (const fn of this.metricsChanged) fn();
     });
   }
 
@@ -551,6 +594,7 @@ export class Runtime {
       this.metrics = this.metrics.filter((x) => x !== m);
       this.acc.removeMetric(m.id);
       await Promise.all(this.handles.map((h) => this.writeControl(h, { op: 'remove', id: m.id })));
+      for (const fn of this.metricsChanged) fn();
       return true;
     });
   }

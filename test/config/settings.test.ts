@@ -25,6 +25,11 @@ describe('settings', () => {
       wsIdleTimeoutMs: 120_000,
       wsMaxBackpressure: 1024 * 1024,
       maxWebsockets: 1024,
+      dovecotWriterSocket: null,
+      dovecotReaderSocket: null,
+      dovecotSocketMode: 0o660,
+      dovecotSocketUser: null,
+      dovecotSocketGroup: null,
     });
     expect(Object.isFrozen(settingsOf(''))).toBe(true);
   });
@@ -48,6 +53,11 @@ describe('settings', () => {
         'ws_idle_timeout = 2 mins',
         'ws_max_backpressure = 64k',
         'max_websockets = 100',
+        'dovecot_writer_socket = /run/tallyd/stats-writer',
+        'dovecot_reader_socket = /run/tallyd/stats-reader',
+        'dovecot_socket_mode = 0600',
+        'dovecot_socket_user = root',
+        'dovecot_socket_group = dovecot',
       ].join('\n'),
     );
     expect(s).toEqual({
@@ -67,6 +77,11 @@ describe('settings', () => {
       wsIdleTimeoutMs: 120_000,
       wsMaxBackpressure: 64 * 1024,
       maxWebsockets: 100,
+      dovecotWriterSocket: '/run/tallyd/stats-writer',
+      dovecotReaderSocket: '/run/tallyd/stats-reader',
+      dovecotSocketMode: 0o600,
+      dovecotSocketUser: 'root',
+      dovecotSocketGroup: 'dovecot',
     });
   });
 

@@ -148,6 +148,9 @@ describe('config parser fuzz', () => {
     ['ws_max_backpressure = 10\n', 'fuzz.conf:1:23', /ws_max_backpressure: must be at least 1k/],
     ['max_websockets = 0\n', 'fuzz.conf:1:18', /max_websockets: must be an integer from 1 to 1000000/],
     ['max_websockets = many\n', 'fuzz.conf:1:18', /max_websockets: must be an integer/],
+    ['dovecot_socket_mode = 0999\n', 'fuzz.conf:1:23', /dovecot_socket_mode: must be an octal file mode like 0660/],
+    [`dovecot_writer_socket = /${'x'.repeat(120)}\n`, 'fuzz.conf:1:25', /dovecot_writer_socket: a unix socket path is at most 107 bytes/],
+    ['dovecot_socket_group = a b\n', 'fuzz.conf:1:24', /dovecot_socket_group: 'a b' is not a user or group/],
   ];
   it.each(syntax)('reports %j at %s', (text, at, message) => {
     let err: unknown = null;

@@ -1,0 +1,256 @@
+/**
+ * The main-thread side of Dovecot's stats-writer socket (tallyd in the stats
+ * process's place; docs/dovecot-sockets.md). Per connection:
+ *
+ *   - the handshake: `VERSION\tstats-client\t4\t<minor>` is answered with
+ *     `VERSION\tstats-server\t4\t0` and a FILTER line, the OR of every
+ *     metric's filter in Dovecot's own syntax, so Dovecot's processes send
+ *     only events some metric can match; every connection gets the new
+ *     FILTER when a metric is added or removed;
+ *   - after it, the stream is cut into complete lines (a partial line waits
+ *     for the rest of it) and handed, in order, to the connection's one shard
+ *     (its open BEGIN events, the parents of later events, live there), as
+ *     `FORMAT_STATS_WRITER` batches: u32 connection id, then the lines;
+ *   - when that shard's ring is full the connection stops being read (its
+ *     Dovecot process waits, as it would for the stats process) and the
+ *     batch is written once there is room: nothing read is dropped, and no
+ *     other connection waits for it;
+ *   - a line that breaks the protocol closes the connection ("Client sent
+ *     invalid input"), counted by reason; what came before it is counted.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { FORMAT_STATS_WRITER } from '../event/decode.js';
+import type { IngestOutcome, Runtime } from '../shard/runtime.js';
+import { tabEscape } from './escape.js';
+
+export const WRITER_CLIENT_MAJOR = 4;
+export const SERVER_VERSION_LINE = `VERSION\tstats-server\t${WRITER_CLIENT_MAJOR}\t0\n`;
+/** A line may be at most this long (bytes, without its LF); a longer one closes the connection. */
+export const MAX_WRITER_LINE_BYTES = 1 << 20;
+const CONN_PREFIX_BYTES = 4;
+const LF = 10;
+
+/** Why the main thread closed a stats-writer connection (the shard counts bad lines after the handshake). */
+export const WRITER_CLOSE_REASONS = ['bad_handshake', 'bad_version', 'line_too_long', 'invalid_input', 'partial_line'] as const;
+export type WriterCloseReason = (typeof WRITER_CLOSE_REASONS)[number];
+
+export interface WriterCounters {
+  connections: number;
+  connectionsTotal: number;
+  bytes: number;
+  /** batches handed to a shard */
+  batches: number;
+  /** times a connection was paused because its shard's ring was full */
+  paused: number;
+  errors: Record<WriterCloseReason, number>;
+}
+
+/** The filter Dovecot's processes get: every metric's filter, ORed (Dovecot's event_filter_export of the merged filter). */
+export function writerFilter(canonicals: readonly string[]): string {
+  return [...new Set(canonicals.filter((c) => c !== ''))].join(' OR ');
+}
+
+class WriterConn {
+  state: 'version' | 'ready' | 'closed' = 'version';
+  /** the start of a line whose LF has not arrived */
+  rest: Buffer | null = null;
+  /** batches waiting for room in the shard's ring, in order */
+  readonly queue: Buffer[] = [];
+  waiting = false;
+  /** unanswered batches */
+  inflight = 0;
+  constructor(
+    readonly id: number,
+    readonly shard: number,
+    readonly socket: Socket,
+  ) {}
+}
+
+export class WriterServer {
+  readonly counters: WriterCounters = {
+    connections: 0,
+    connectionsTotal: 0,
+    bytes: 0,
+    batches: 0,
+    paused: 0,
+    errors: { bad_handshake: 0, bad_version: 0, line_too_long: 0, invalid_input: 0, partial_line: 0 },
+  };
+  private readonly conns = new Set<WriterConn>();
+  private readonly perShard: number[];
+  private nextId = 1;
+  private filterLine: string;
+  private readonly maxLine: number;
+  private idle: (() => void) | null = null;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly filterOf: () => string,
+    private readonly log?: Logger,
+  ) {
+    this.perShard = new Array<number>(rt.shardCount).fill(0);
+    this.filterLine = `FILTER\t${tabEscape(filterOf())}\n`;
+    this.maxLine = Math.min(MAX_WRITER_LINE_BYTES, rt.maxBatchBytes - CONN_PREFIX_BYTES - 1);
+    rt.onMetricsChanged(() => this.refilter());
+  }
+
+  /** Sends every connection past its handshake the current filter. */
+  refilter(): void {
+    this.filterLine = `FILTER\t${tabEscape(this.filterOf())}\n`;
+    for (const c of this.conns) if (c.state === 'ready') c.socket.write(this.filterLine);
+  }
+
+  accept(socket: Socket): void {
+    // the least used shard: a connection lives long (one per Dovecot process)
+    let shard = 0;
+    for (let i = 1; i < this.perShard.length; i++) if ((this.perShard[i] as number) < (this.perShard[shard] as number)) shard = i;
+    this.perShard[shard]!++;
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffff_ffff ? 1 : this.nextId + 1;
+    const c = new WriterConn(id, shard, socket);
+    this.conns.add(c);
+    this.counters.connections++;
+    this.counters.connectionsTotal++;
+    socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.onClose(c));
+  }
+
+  private onData(c: WriterConn, chunk: Buffer): void {
+    if (c.state === 'closed') return;
+    this.counters.bytes += chunk.length;
+    let buf = c.rest === null ? chunk : Buffer.concat([c.rest, chunk]);
+    c.rest = null;
+    if (c.state === 'version') {
+      const nl = buf.indexOf(LF);
+      if (nl < 0) {
+        this.keepRest(c, buf);
+        return;
+      }
+      if (!this.handshake(c, buf.toString('utf8', 0, nl))) return;
+      buf = buf.subarray(nl + 1);
+    }
+    const last = buf.lastIndexOf(LF);
+    if (last < 0) {
+      this.keepRest(c, buf);
+      return;
+    }
+    if (last + 1 < buf.length && !this.keepRest(c, Buffer.from(buf.subarray(last + 1)))) return;
+    // the first line may have begun in an earlier chunk: only it can be longer than a chunk
+    const first = buf.indexOf(LF);
+    if (first > this.maxLine) return this.invalid(c, 'line_too_long', `a line of ${first} bytes (at most ${this.maxLine})`);
+    this.hand(c, buf.subarray(0, last + 1));
+  }
+
+  /** Keeps the start of a line until its end arrives; false (connection closed) when it is already too long. */
+  private keepRest(c: WriterConn, rest: Buffer): boolean {
+    if (rest.length > this.maxLine) {
+      this.invalid(c, 'line_too_long', `a line of more than ${this.maxLine} bytes`);
+      return false;
+    }
+    c.rest = rest;
+    return true;
+  }
+
+  private handshake(c: WriterConn, line: string): boolean {
+    const f = line.split('\t');
+    if (f.length !== 4 || f[0] !== 'VERSION' || f[1] !== 'stats-client' || !/^\d+$/.test(f[2] ?? '') || !/^\d+$/.test(f[3] ?? '')) {
+      this.invalid(c, 'bad_handshake', `expected "VERSION\\tstats-client\\t${WRITER_CLIENT_MAJOR}\\t<minor>", got ${JSON.stringify(line.slice(0, 100))}`);
+      return false;
+    }
+    if (Number(f[2]) !== WRITER_CLIENT_MAJOR) {
+      this.invalid(c, 'bad_version', `stats-client protocol version ${f[2]}.${f[3]} is not supported (tallyd speaks ${WRITER_CLIENT_MAJOR}.x, as Dovecot 2.3)`);
+      return false;
+    }
+    c.state = 'ready';
+    c.socket.write(SERVER_VERSION_LINE + this.filterLine);
+    return true;
+  }
+
+  /** Hands complete lines to the connection's shard, in record-sized pieces cut at line ends. */
+  private hand(c: WriterConn, lines: Buffer): void {
+    const room = this.rt.maxBatchBytes - CONN_PREFIX_BYTES;
+    let start = 0;
+    while (start < lines.length) {
+      let end = lines.length;
+      if (end - start > room) end = lines.lastIndexOf(LF, start + room - 1) + 1;
+      const payload = Buffer.allocUnsafe(CONN_PREFIX_BYTES + end - start);
+      payload.writeUInt32LE(c.id, 0);
+      lines.copy(payload, CONN_PREFIX_BYTES, start, end);
+      c.queue.push(payload);
+      start = end;
+    }
+    this.pump(c);
+  }
+
+  /** Writes queued batches while the shard's ring takes them; pauses the socket when it does not. */
+  private pump(c: WriterConn): void {
+    while (c.queue.length > 0) {
+      const b = c.queue[0] as Buffer;
+      const p = this.rt.ingestTo(c.shard, b, FORMAT_STATS_WRITER);
+      if (p === null) {
+        if (!c.waiting) {
+          c.waiting = true;
+          this.counters.paused++;
+          c.socket.pause();
+          void this.rt.waitForShardSpace(c.shard, b.length, 1000).then(() => {
+            c.waiting = false;
+            this.pump(c);
+          });
+        }
+        return;
+      }
+      c.queue.shift();
+      c.inflight++;
+      this.counters.batches++;
+      void p.then((o) => this.answered(c, o));
+    }
+    if (c.state === 'ready') c.socket.resume();
+    else if (c.state === 'closed') this.finish(c);
+  }
+
+  private answered(c: WriterConn, o: IngestOutcome): void {
+    c.inflight--;
+    if (o.status === 'ok' && o.fatal !== undefined) this.invalid(c, 'invalid_input', o.fatal);
+    else if (o.status === 'lost') this.log?.warn({ conn: c.id, shard: c.shard }, 'stats-writer lines lost with a shard worker that died (counted in tallyd_events_lost_total)');
+    else if (o.status === 'internal') this.log?.error({ conn: c.id, err: o.message }, 'the engine failed on stats-writer lines');
+    if (c.state === 'closed') this.finish(c);
+  }
+
+  /** Dovecot's "Client sent invalid input": counted, logged, disconnected. */
+  private invalid(c: WriterConn, reason: WriterCloseReason, detail: string): void {
+    if (c.state === 'closed') return;
+    this.counters.errors[reason]++;
+    this.log?.warn({ conn: c.id, reason, detail }, 'stats-writer client sent invalid input; disconnecting it');
+    c.socket.destroy();
+    this.onClose(c);
+  }
+
+  private onClose(c: WriterConn): void {
+    if (c.state === 'closed') return;
+    if (c.rest !== null && c.state === 'ready') this.counters.errors.partial_line++;
+    c.rest = null;
+    c.state = 'closed';
+    this.finish(c);
+  }
+
+  /** Once everything read from a closed connection is in its shard: the shard forgets it. */
+  private finish(c: WriterConn): void {
+    if (c.queue.length > 0 || !this.conns.has(c)) return;
+    this.conns.delete(c);
+    this.counters.connections--;
+    this.perShard[c.shard]!--;
+    void this.rt.writerClosed(c.shard, c.id).catch(() => undefined);
+    if (this.conns.size === 0) this.idle?.();
+  }
+
+  /** Closes every connection (what was read from them stays handed over). */
+  close(): Promise<void> {
+    for (const c of [...this.conns]) {
+      c.socket.destroy();
+      this.onClose(c);
+    }
+    if (this.conns.size === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.idle = resolve));
+  }
+}
