@@ -12,25 +12,8 @@
 import { Rng, weighted, type Weighted } from './rng.js';
 import type { FlatFields } from './tally.js';
 
-/** a struct timeval */
-export interface Tv {
-  sec: number;
-  usec: number;
-}
-
-/** An event field with its type, as event_export writes it (S string, I integer, T timeval, L strlist). */
-export type Field = readonly [string, 'S', string] | readonly [string, 'I', number] | readonly [string, 'T', Tv] | readonly [string, 'L', readonly string[]];
-
-export interface SourceEvent {
-  /** the event's name (sending_name); a session event has none */
-  name: string | null;
-  created: Tv;
-  /** tv_last_sent: Dovecot's duration is lastSent − created */
-  lastSent: Tv | null;
-  source: readonly [string, number];
-  categories: readonly string[];
-  fields: readonly Field[];
-}
+export type { Field, SourceEvent, Tv } from '../../src/dovecot/writer-encode.js';
+import type { Field, SourceEvent, Tv } from '../../src/dovecot/writer-encode.js';
 
 export interface ImapSession {
   /** which writer connection (imap process) reports it */
@@ -191,6 +174,7 @@ export function jsonValue(f: Field): string | number | string[] {
   switch (f[1]) {
     case 'S':
     case 'I':
+    case 'P':
       return f[2];
     case 'T':
       return rfc3339(f[2]);

@@ -5,13 +5,14 @@
 import type { SnapshotDepth } from '../aggregate/types.js';
 import type { MetricDef, ResolvedConfig, Settings } from '../config/types.js';
 import { ConfigError, TallydError } from '../errors.js';
-import { BrokenLine, FORMAT_MSGPACK, FramingError, frameBatch, unpackOne, type BatchFormat } from '../event/decode.js';
+import { LINE_EVENT, LINE_REJECT, WriterConnection, type WriterResult } from '../dovecot/index.js';
+import { BrokenLine, FORMAT_MSGPACK, FORMAT_STATS_WRITER, FramingError, frameBatch, STATS_WRITER_HEADER_BYTES, unpackOne, type BatchFormat } from '../event/decode.js';
 import { Interner } from '../event/intern.js';
 import { lastScanHadExtension, scanMsgpack } from '../event/msgpack.js';
 import { FieldSlots, planOf } from '../event/plan.js';
 import { arrayLen, EventScanner, lastHead, SCAN_OK } from '../event/scan.js';
 import { fieldOf, newEvent, type FieldValue, type TallyEvent } from '../event/types.js';
-import { lastRejectDetail, loadEvent, REJECT_REASONS, R_INVALID_JSON, R_OK } from '../event/validate.js';
+import { lastRejectDetail, loadEvent, REJECT_REASONS, R_INVALID_JSON, R_OK, R_WRITER_BAD_LINE } from '../event/validate.js';
 import type { CompiledFilter } from '../filter/index.js';
 import { Metric } from '../metrics/metric.js';
 import type { EngineCounters, EngineSnapshot, NodeSnapshot } from '../metrics/types.js';
@@ -82,6 +83,8 @@ export class Engine {
   private nextId: number;
   /** sequence of the last batch (orders first sight of sub-metrics) */
   private seq: number;
+  /** stats-writer connections routed to this engine, by connection id */
+  private readonly writers: Map<number, WriterConnection>;
 
   /**
    * `identified`, when given, replaces config.metrics: the runtime passes the
@@ -104,6 +107,7 @@ export class Engine {
     this.counters = newCounters();
     this.generalDecodes = 0;
     this.seq = 0;
+    this.writers = new Map();
   }
 
   /** The metric set changed: a new plan, and the distinct filters. */
@@ -273,9 +277,18 @@ export class Engine {
   /**
    * Frames and ingests raw bytes; throws FramingError when they cannot be
    * framed (nothing of the batch is counted then). `plain`: bytes from the
-   * network, plain msgpack only (see FrameOptions).
+   * network, plain msgpack only (see FrameOptions). FORMAT_STATS_WRITER: the
+   * u32 LE connection id, then that connection's lines (ingestWriter; its
+   * `fatal` comes back here).
    */
-  ingestBytes(bytes: Uint8Array, format: BatchFormat, seq?: number, plain = false): IngestResult {
+  ingestBytes(bytes: Uint8Array, format: BatchFormat, seq?: number, plain = false): WriterResult {
+    if (format === FORMAT_STATS_WRITER) {
+      if (bytes.length < STATS_WRITER_HEADER_BYTES) throw new FramingError('stats-writer payload without its connection id');
+      const conn = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
+      const r = this.ingestWriter(conn, bytes.subarray(STATS_WRITER_HEADER_BYTES), seq);
+      this.counters.bytes += bytes.length;
+      return r;
+    }
     if (format === FORMAT_MSGPACK) {
       const r = this.ingestMsgpack(bytes, seq, plain);
       this.counters.bytes += bytes.length;
@@ -284,6 +297,77 @@ export class Engine {
     const events = frameBatch(bytes, format, { plain });
     this.counters.bytes += bytes.length;
     return this.ingest(events, seq);
+  }
+
+  /**
+   * Lines of one stats-writer connection, after its handshake: complete
+   * lines, each ending in LF (src/dovecot/, docs/dovecot-sockets.md). Never
+   * throws. `accepted` counts the BEGIN and EVENT events aggregated;
+   * `rejected` every line refused (protocol lines too, each under its
+   * `writer_*` reason, so received = accepted + rejected); `fatal` says why
+   * the connection must be closed (nothing after that line is processed,
+   * and nothing more of this connection until closeWriter).
+   */
+  ingestWriter(conn: number, bytes: Uint8Array, seq?: number): WriterResult {
+    this.seq = seq ?? this.seq + 1;
+    this.counters.batches++;
+    const out: WriterResult = { accepted: 0, rejected: 0, errors: [] };
+    let st = this.writers.get(conn);
+    if (st === undefined) {
+      st = new WriterConnection();
+      this.writers.set(conn, st);
+    }
+    if (st.failed !== null) {
+      out.fatal = st.failed;
+      return out;
+    }
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const ev = this.ev;
+    const len = buf.length;
+    let pos = 0;
+    let index = 0;
+    while (pos < len) {
+      let nl = buf.indexOf(0x0a, pos);
+      if (nl === -1) nl = len;
+      let r: number;
+      try {
+        r = st.line(buf, pos, nl, ev);
+      } catch (e) {
+        // a bug of ours, not the client's: refuse the line, keep the connection
+        st.code = R_WRITER_BAD_LINE;
+        st.fatal = false;
+        st.detail = `internal error: ${e instanceof Error ? e.message : String(e)}`;
+        r = LINE_REJECT;
+      }
+      if (r === LINE_EVENT) this.takeLoaded(out, index, R_OK);
+      else if (r === LINE_REJECT) {
+        this.reject(out, index, st.code, `${REJECT_REASONS[st.code]}: ${st.detail}`);
+        if (st.fatal) {
+          out.fatal = st.detail;
+          st.open.clear();
+          st.dropped.clear();
+          st.categories.clear();
+          index++;
+          break;
+        }
+      }
+      index++;
+      pos = nl + 1;
+    }
+    this.counters.eventsReceived += out.accepted + out.rejected;
+    ev.fields = undefined;
+    ev.categories = undefined;
+    return out;
+  }
+
+  /** The stats-writer connection closed: forget its categories and open events. */
+  closeWriter(conn: number): void {
+    this.writers.delete(conn);
+  }
+
+  /** Stats-writer connections with state here (open, or failed and not yet closed). */
+  get writerConnections(): number {
+    return this.writers.size;
   }
 
   snapshot(depth: SnapshotDepth): EngineSnapshot {

@@ -4,13 +4,20 @@
  * per line, each line framed on its own).
  */
 import { isNativeAccelerationEnabled, Unpackr } from 'msgpackr';
+import { countWriterEvents } from '../dovecot/index.js';
 import { scanMsgpack } from './msgpack.js';
 
 export const FORMAT_MSGPACK = 1;
 export const FORMAT_JSON = 2;
 export const FORMAT_NDJSON = 3;
-/** Dovecot stats-writer lines: u32 LE connection id, then complete lines (src/dovecot/) */
+/**
+ * Lines of one Dovecot stats-writer connection (src/dovecot/): u32
+ * little-endian connection id, then complete lines, each ending in LF.
+ * Never framed into objects: Engine.ingestBytes hands it to ingestWriter.
+ */
 export const FORMAT_STATS_WRITER = 4;
+/** Bytes before the lines of a FORMAT_STATS_WRITER payload (the connection id). */
+export const STATS_WRITER_HEADER_BYTES = 4;
 export type BatchFormat = typeof FORMAT_MSGPACK | typeof FORMAT_JSON | typeof FORMAT_NDJSON | typeof FORMAT_STATS_WRITER;
 
 /** One entry of a framed NDJSON batch whose line did not parse. */
@@ -69,6 +76,7 @@ export interface FrameOptions {
  * entry stands for an NDJSON line that did not parse. Throws FramingError.
  */
 export function frameBatch(bytes: Uint8Array, format: BatchFormat, opts?: FrameOptions): unknown[] {
+  if (format === FORMAT_STATS_WRITER) throw new FramingError('stats-writer lines are not framed into events (Engine.ingestWriter reads them)');
   const out: unknown[] = [];
   if (format === FORMAT_MSGPACK) {
     if (bytes.length === 0) return out;
@@ -117,8 +125,8 @@ export function frameBatch(bytes: Uint8Array, format: BatchFormat, opts?: FrameO
  * The number of events `frameBatch(bytes, format, { plain: true })` would
  * give, without decoding: no allocation for msgpack and JSON. For a batch
  * that cannot be framed it is 0 (msgpack) or a count of its top-level values
- * (JSON). The
- * main thread uses it for the events of a batch lost with its shard, so that
+ * (JSON). For stats-writer lines it is the number of EVENT and BEGIN lines
+ * after the connection id. The main thread uses it for the events of a batch lost with its shard, so that
  * a shard's death never makes it decode a batch (which may be what killed
  * the shard).
  */
@@ -131,6 +139,7 @@ export function countBatchEvents(bytes: Uint8Array, format: BatchFormat): number
     }
   }
   if (format === FORMAT_JSON) return countJsonValues(bytes);
+  if (format === FORMAT_STATS_WRITER) return bytes.length < STATS_WRITER_HEADER_BYTES ? 0 : countWriterEvents(bytes.subarray(STATS_WRITER_HEADER_BYTES));
   const text = utf8.decode(bytes);
   let n = 0;
   let start = 0;

@@ -16,6 +16,18 @@ export const REJECT_REASONS = [
   'invalid_fields',
   'invalid_field_value',
   'invalid_json',
+  // the stats-writer protocol (src/dovecot/, docs/dovecot-sockets.md "stats-writer"):
+  // lines of any command, counted by what was wrong with them
+  'writer_bad_line',
+  'writer_unknown_command',
+  'writer_unknown_parent',
+  'writer_unknown_event',
+  'writer_unknown_category',
+  'writer_duplicate_event',
+  'writer_conflict',
+  'writer_negative_duration',
+  'writer_line_too_long',
+  'writer_limit',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -28,6 +40,26 @@ export const R_INVALID_CATEGORIES = 5;
 export const R_INVALID_FIELDS = 6;
 export const R_INVALID_FIELD_VALUE = 7;
 export const R_INVALID_JSON = 8;
+/** malformed: missing argument, bad number or log type, bad exported event, empty line (fatal) */
+export const R_WRITER_BAD_LINE = 9;
+/** not EVENT/BEGIN/UPDATE/END/CATEGORY (fatal) */
+export const R_WRITER_UNKNOWN_COMMAND = 10;
+/** an EVENT/BEGIN names a parent or global event id that is not open (fatal) */
+export const R_WRITER_UNKNOWN_PARENT = 11;
+/** UPDATE/END of an id that is not open (fatal) */
+export const R_WRITER_UNKNOWN_EVENT = 12;
+/** an event's category, or a CATEGORY's parent, was never registered (fatal) */
+export const R_WRITER_UNKNOWN_CATEGORY = 13;
+/** BEGIN of an id that is open (fatal) */
+export const R_WRITER_DUPLICATE_EVENT = 14;
+/** CATEGORY with another parent than before, UPDATE with another parent (fatal) */
+export const R_WRITER_CONFLICT = 15;
+/** tv_last_sent before tv_created (Dovecot's stats process asserts on it; here fatal for the connection) */
+export const R_WRITER_NEGATIVE_DURATION = 16;
+/** a line longer than Dovecot's 128 KiB input buffer (fatal) */
+export const R_WRITER_LINE_TOO_LONG = 17;
+/** past tallyd's per-connection caps (open events, their bytes, parent depth): dropped, not fatal */
+export const R_WRITER_LIMIT = 18;
 
 const hasOwn = Object.prototype.hasOwnProperty;
 

@@ -2,7 +2,7 @@
  * What flows between the main thread and a shard worker.
  *
  * main → shard: ring records, in order. A batch record carries the raw batch
- * (format = msgpack/json/ndjson, id = the batch's global sequence number); a
+ * (format = msgpack/json/ndjson/stats-writer, id = the batch's global sequence number); a
  * control record carries a msgpack-encoded ControlMessage (id = its sequence
  * number). Because both travel through the same ring, a control applies at
  * one point of the shard's stream.
@@ -37,7 +37,7 @@ export type ControlMessage =
   | { op: 'remove'; id: number }
   /** ship, then end the task (ring drained up to here) */
   | { op: 'stop' }
-  /** stats-writer connection `conn` closed: its open events and categories go */
+  /** a stats-writer connection closed: forget its state (Engine.closeWriter; nothing shipped) */
   | { op: 'writer-close'; conn: number };
 
 /** Per-batch answer: the counts, why the batch could not be framed, or the engine's failure on it. */
@@ -50,7 +50,11 @@ export interface BatchAck {
   framing?: string;
   /** set when the engine threw anything but a FramingError on the batch (nothing of it was counted: 500) */
   internal?: string;
-  /** stats-writer lines: one broke the protocol (those before it are counted); the connection is closed */
+  /**
+   * stats-writer lines (FORMAT_STATS_WRITER) only: a line broke the protocol
+   * the way Dovecot answers by disconnecting; the main thread closes the
+   * connection. The lines before it are counted, none after it.
+   */
   fatal?: string;
 }
 

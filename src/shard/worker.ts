@@ -75,6 +75,7 @@ export default async function runShard(task: ShardTask): Promise<{ shard: number
       ack.accepted = r.accepted;
       ack.rejected = r.rejected;
       ack.errors = r.errors;
+      if (r.fatal !== undefined) ack.fatal = r.fatal;
     } catch (e) {
       if (isFramingError(e)) ack.framing = e.message;
       else ack.internal = e instanceof Error ? e.message : String(e);
@@ -119,6 +120,8 @@ export default async function runShard(task: ShardTask): Promise<{ shard: number
         if (!engine.hasMetricId(msg.id)) engine.addMetric(msg.def, msg.id);
       } else if (msg.op === 'remove') {
         engine.removeMetricId(msg.id);
+      } else if (msg.op === 'writer-close') {
+        engine.closeWriter(msg.conn);
       } else {
         ship(sink.id);
         if (msg.op === 'stop') break;
