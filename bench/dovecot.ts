@@ -1,5 +1,5 @@
 /**
- * npm run bench:dovecot [-- --events N] [--runs R] [--json] [--skip-tallyd] [--skip-dovecot]
+ * npm run bench:dovecot [-- --events N] [--runs R] [--json] [--skip-tallyd] [--skip-dovecot] [--skip-writer]
  *
  * Dovecot 2.3's stats process and `tallyd serve` on the same metrics and
  * events: events per CPU-second of each, and their ratio (bench/dovecot/).
@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULTS, runDovecotBench, type BenchResult, type Side } from './dovecot/index.js';
 
-const USAGE = `usage: npm run bench:dovecot -- [--events N] [--runs R] [--shards N] [--warmup B] [--json] [--skip-tallyd] [--skip-dovecot]
+const USAGE = `usage: npm run bench:dovecot -- [--events N] [--runs R] [--shards N] [--warmup B] [--json] [--skip-tallyd] [--skip-dovecot] [--skip-writer]
   --events N      events per run (default ${DEFAULTS.events})
   --runs R        runs, alternating which server goes first (default ${DEFAULTS.runs})
   --shards N      tallyd's shards (default ${DEFAULTS.shards})
@@ -28,9 +28,16 @@ function table(r: BenchResult): string {
   r.runs.forEach((x, i) => {
     L.push(`run ${i + 1}${x.ratio === null ? '' : `: tallyd/Dovecot ${x.ratio.toFixed(2)}× events per CPU-second`}`);
     L.push('| server | events | wall s | CPU s | events/s | events/CPU-s |', '| --- | ---: | ---: | ---: | ---: | ---: |');
-    L.push(row('Dovecot 2.3 stats (stats-writer socket)', x.dovecot), row('tallyd serve (HTTP msgpack batches)', x.tallyd), '');
+    L.push(
+      row('Dovecot 2.3 stats (stats-writer socket)', x.dovecot),
+      row('tallyd serve (HTTP msgpack batches)', x.tallyd),
+      row('tallyd serve (its stats-writer socket)', x.tallydWriter),
+      '',
+    );
+    if (x.ratioWriter !== null) L.splice(L.length - 1, 0, `tallyd on its stats-writer socket / Dovecot: ${x.ratioWriter.toFixed(2)}×`);
   });
-  if (r.ratio !== null) L.push(`ratio tallyd/Dovecot, events per CPU-second: median ${r.ratio.toFixed(2)} (${(r.ratioMin as number).toFixed(2)}–${(r.ratioMax as number).toFixed(2)}) over ${r.runs.length} runs`);
+  if (r.ratio !== null) L.push(`ratio tallyd (HTTP msgpack)/Dovecot, events per CPU-second: median ${r.ratio.toFixed(2)} (${(r.ratioMin as number).toFixed(2)}–${(r.ratioMax as number).toFixed(2)}) over ${r.runs.length} runs`);
+  if (r.ratioWriter !== null) L.push(`ratio tallyd (stats-writer socket)/Dovecot, events per CPU-second: median ${r.ratioWriter.toFixed(2)} (${(r.ratioWriterMin as number).toFixed(2)}–${(r.ratioWriterMax as number).toFixed(2)}) over ${r.runs.length} runs`);
   const bytes: string[] = [];
   if ((r.msgpackBytesPerEvent ?? 0) > 0) bytes.push(`msgpack ${(r.msgpackBytesPerEvent as number).toFixed(0)}`);
   if ((r.writerBytesPerEvent ?? 0) > 0) bytes.push(`stats-writer ${(r.writerBytesPerEvent as number).toFixed(0)}`);
@@ -48,6 +55,7 @@ async function main(): Promise<number> {
       json: { type: 'boolean', default: false },
       'skip-tallyd': { type: 'boolean', default: false },
       'skip-dovecot': { type: 'boolean', default: false },
+      'skip-writer': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -68,6 +76,7 @@ async function main(): Promise<number> {
     warmupBatches: values.warmup === '0' ? 0 : int(values.warmup, DEFAULTS.warmupBatches, 'warmup'),
     dovecot: !values['skip-dovecot'],
     tallyd: !values['skip-tallyd'],
+    tallydWriter: !values['skip-writer'],
     log: (s) => void process.stderr.write(`bench:dovecot: ${s}\n`),
   });
   if (values.json) process.stdout.write(`${JSON.stringify(r)}\n`);

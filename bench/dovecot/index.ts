@@ -2,9 +2,11 @@
  * bench:dovecot: Dovecot 2.3's own stats process and `tallyd serve` on the
  * same three metrics and the same events, side by side in one run. Dovecot
  * is fed over its stats-writer socket (the protocol its imap processes
- * speak), tallyd over HTTP msgpack batches (what Dovecot's event exporter
- * sends, batched); both dumps are checked against the client's own tallies,
- * and the figure is events per CPU-second of each server.
+ * speak); tallyd twice: over HTTP msgpack batches (what Dovecot's event
+ * exporter sends, batched), and over its own stats-writer socket by the
+ * same client as Dovecot (tallyd in the stats process's place). Every dump
+ * is checked against the client's own tallies, and the figure is events per
+ * CPU-second of each server.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +33,8 @@ export interface BenchOptions {
   warmupBatches: number;
   dovecot: boolean;
   tallyd: boolean;
+  /** tallyd fed over its stats-writer socket */
+  tallydWriter: boolean;
   log: (s: string) => void;
 }
 
@@ -45,6 +49,7 @@ export const DEFAULTS: Omit<BenchOptions, 'log'> = {
   warmupBatches: 100,
   dovecot: true,
   tallyd: true,
+  tallydWriter: true,
 };
 
 export interface Side {
@@ -58,8 +63,11 @@ export interface Side {
 export interface RunResult {
   dovecot: Side | null;
   tallyd: Side | null;
-  /** tallyd / Dovecot, events per CPU-second */
+  tallydWriter: Side | null;
+  /** tallyd (HTTP msgpack) / Dovecot, events per CPU-second */
   ratio: number | null;
+  /** tallyd (stats-writer socket) / Dovecot, events per CPU-second */
+  ratioWriter: number | null;
 }
 
 export interface BenchResult {
@@ -70,6 +78,10 @@ export interface BenchResult {
   ratio: number | null;
   ratioMin: number | null;
   ratioMax: number | null;
+  /** the same for tallyd on its stats-writer socket */
+  ratioWriter: number | null;
+  ratioWriterMin: number | null;
+  ratioWriterMax: number | null;
   msgpackBytesPerEvent?: number;
   writerBytesPerEvent?: number;
 }
@@ -128,6 +140,33 @@ async function runTallyd(w: Workload, dir: string, o: BenchOptions): Promise<Sid
   }
 }
 
+async function runTallydWriter(w: Workload, dir: string, o: BenchOptions): Promise<Side> {
+  const socket = join(dir, 'tallyd-writer');
+  const td = await startTallyd(dir, metricBlocks(), o.shards, `dovecot_writer_socket = ${socket}`);
+  try {
+    if (o.warmupBatches > 0) {
+      // the first writer's sessions, counted and then reset: its JIT warms up, as in a long-running server
+      const warm = await StatsWriterClient.connect(socket);
+      await warm.writeAll((w.writerChunks[0] ?? []).slice(0, o.warmupBatches));
+      await warm.end();
+      await td.settle(0);
+      await td.reset();
+    }
+    const clients = await Promise.all(Array.from({ length: o.writers }, () => StatsWriterClient.connect(socket)));
+    const cpu0 = td.cpu();
+    const t0 = performance.now();
+    await Promise.all(clients.map((c, i) => c.writeAll(w.writerChunks[i] ?? [])));
+    await Promise.all(clients.map((c) => c.end()));
+    const text = await td.settle(w.events);
+    const wall = (performance.now() - t0) / 1000;
+    const cpu = td.cpu() - cpu0;
+    check('tallyd (stats-writer socket)', text, w.tally);
+    return side(w.events, wall, cpu);
+  } finally {
+    await td.stop();
+  }
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -138,35 +177,49 @@ export async function runDovecotBench(opts: Partial<BenchOptions> = {}): Promise
   const o: BenchOptions = { ...DEFAULTS, log: () => undefined, ...opts };
   const missing = missingDovecot();
   if (o.dovecot && missing.length > 0) {
-    return { skipped: `Dovecot is not installed (${missing.join(', ')} not found): apt-get install ${DEBIAN_PACKAGES}`, runs: [], ratio: null, ratioMin: null, ratioMax: null };
+    return {
+      skipped: `Dovecot is not installed (${missing.join(', ')} not found): apt-get install ${DEBIAN_PACKAGES}`,
+      runs: [],
+      ratio: null,
+      ratioMin: null,
+      ratioMax: null,
+      ratioWriter: null,
+      ratioWriterMin: null,
+      ratioWriterMax: null,
+    };
   }
   o.log(`building ${o.events} events…`);
-  const w = buildWorkload({ events: o.events, seed: o.seed, connections: o.writers, batchSize: o.batchSize, writer: o.dovecot, http: o.tallyd });
+  const w = buildWorkload({ events: o.events, seed: o.seed, connections: o.writers, batchSize: o.batchSize, writer: o.dovecot || o.tallydWriter, http: o.tallyd });
   const runs: RunResult[] = [];
   for (let r = 0; r < o.runs; r++) {
     const dir = mkdtempSync(join(tmpdir(), 'tallyd-bench-dovecot-'));
     try {
       // alternate which side goes first: both see the same drift of the machine
-      const order: ('dovecot' | 'tallyd')[] = r % 2 === 0 ? ['dovecot', 'tallyd'] : ['tallyd', 'dovecot'];
-      const res: RunResult = { dovecot: null, tallyd: null, ratio: null };
+      const order: ('dovecot' | 'tallyd' | 'tallydWriter')[] = r % 2 === 0 ? ['dovecot', 'tallyd', 'tallydWriter'] : ['tallydWriter', 'tallyd', 'dovecot'];
+      const res: RunResult = { dovecot: null, tallyd: null, tallydWriter: null, ratio: null, ratioWriter: null };
       for (const who of order) {
         if (!o[who]) continue;
         o.log(`run ${r + 1}/${o.runs}: ${who}…`);
-        res[who] = who === 'dovecot' ? await runDovecot(w, dir, o) : await runTallyd(w, dir, o);
+        res[who] = who === 'dovecot' ? await runDovecot(w, dir, o) : who === 'tallyd' ? await runTallyd(w, dir, o) : await runTallydWriter(w, dir, o);
       }
       if (res.dovecot !== null && res.tallyd !== null) res.ratio = res.tallyd.eventsPerCpuSecond / res.dovecot.eventsPerCpuSecond;
+      if (res.dovecot !== null && res.tallydWriter !== null) res.ratioWriter = res.tallydWriter.eventsPerCpuSecond / res.dovecot.eventsPerCpuSecond;
       runs.push(res);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }
   const ratios = runs.map((x) => x.ratio).filter((x): x is number => x !== null);
+  const wr = runs.map((x) => x.ratioWriter).filter((x): x is number => x !== null);
   return {
     options: { ...o, log: undefined } as Omit<BenchOptions, 'log'>,
     runs,
     ratio: ratios.length > 0 ? median(ratios) : null,
     ratioMin: ratios.length > 0 ? Math.min(...ratios) : null,
     ratioMax: ratios.length > 0 ? Math.max(...ratios) : null,
+    ratioWriter: wr.length > 0 ? median(wr) : null,
+    ratioWriterMin: wr.length > 0 ? Math.min(...wr) : null,
+    ratioWriterMax: wr.length > 0 ? Math.max(...wr) : null,
     msgpackBytesPerEvent: w.msgpackBytes / w.events,
     writerBytesPerEvent: w.writerBytes / w.events,
   };

@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuSeconds, freePort, sleep, startChild, tail, type Child } from './proc.js';
+import { countOf, parseDump } from './tally.js';
 
 /** this checkout's tallyd; TALLYD_BENCH_BIN points the bench at another build (before/after comparisons) */
 const TALLYD_BIN = process.env['TALLYD_BENCH_BIN'] ?? fileURLToPath(new URL('../../../bin/tallyd.js', import.meta.url));
@@ -19,6 +20,8 @@ export interface TallydRun {
   /** POSTs every batch (in order, over `connections` connections); resolves with the events accepted */
   send(batches: readonly Buffer[], connections: number): Promise<number>;
   dump(): Promise<string>;
+  /** waits until the root of imap_command counts `events` (0: until two dumps in a row agree), and returns that dump */
+  settle(events: number, timeoutMs?: number): Promise<string>;
   /** dump, then zero every figure (doveadm stats dump -r) */
   reset(): Promise<void>;
   stop(): Promise<void>;
@@ -42,10 +45,10 @@ function call(agent: Agent, port: number, method: string, path: string, body?: B
   });
 }
 
-export async function startTallyd(dir: string, metrics: string, shards: number): Promise<TallydRun> {
+export async function startTallyd(dir: string, metrics: string, shards: number, extraSettings = ''): Promise<TallydRun> {
   const port = await freePort();
   const confFile = join(dir, 'tallyd.conf');
-  writeFileSync(confFile, `listen = 127.0.0.1:${port}\nshards = ${shards}\n${metrics}\n`);
+  writeFileSync(confFile, `listen = 127.0.0.1:${port}\nshards = ${shards}\n${extraSettings}\n${metrics}\n`);
   const log = join(dir, 'tallyd.log');
   const child: Child = startChild(process.execPath, [TALLYD_BIN, 'serve', '--config', confFile], log, 30 * 60_000);
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
@@ -60,8 +63,14 @@ export async function startTallyd(dir: string, metrics: string, shards: number):
     if (Date.now() > deadline) throw new Error(`tallyd not ready within 20 s\n${tail(log)}`);
     await sleep(100);
   }
+  const dump = async (): Promise<string> => {
+    const r = await call(agent, port, 'GET', '/v1/stats/dump?fields=count,sum');
+    if (r.status !== 200) throw new Error(`GET /v1/stats/dump: ${r.status} ${r.text}`);
+    return r.text;
+  };
   return {
     pid: child.pid,
+    dump,
     port,
     cpu: () => cpuSeconds(child.pid),
     async send(batches, connections) {
@@ -82,10 +91,17 @@ export async function startTallyd(dir: string, metrics: string, shards: number):
       await Promise.all(Array.from({ length: connections }, worker));
       return accepted;
     },
-    async dump() {
-      const r = await call(agent, port, 'GET', '/v1/stats/dump?fields=count,sum');
-      if (r.status !== 200) throw new Error(`GET /v1/stats/dump: ${r.status} ${r.text}`);
-      return r.text;
+    async settle(events, timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last = '';
+      for (;;) {
+        const text = await dump();
+        const n = countOf(parseDump(text), 'imap_command');
+        if (events > 0 ? n >= events : text === last) return text;
+        if (Date.now() > deadline) throw new Error(`tallyd counted ${n} of ${events} events within ${timeoutMs} ms\n${tail(log)}`);
+        last = text;
+        await sleep(events > 0 ? 20 : 200);
+      }
     },
     async reset() {
       const r = await call(agent, port, 'POST', '/v1/stats/dump?reset=1');

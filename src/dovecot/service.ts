@@ -42,7 +42,7 @@ export async function startDovecotSockets(rt: Runtime, s: Settings, log?: Logger
       if (w === null) return [];
       const c = w.counters;
       return [
-        { name: 'tallyd_dovecot_writer_connections', help: 'Open stats-writer connections (Dovecot processes)', type: 'gauge', samples: [{ labels: {}, value: c.connections }] },
+        { name: 'tallyd_dovecot_writer_open_connections', help: 'Open stats-writer connections (Dovecot processes)', type: 'gauge', samples: [{ labels: {}, value: c.connections }] },
         { name: 'tallyd_dovecot_writer_connections_total', help: 'Stats-writer connections accepted', type: 'counter', samples: [{ labels: {}, value: c.connectionsTotal }] },
         { name: 'tallyd_dovecot_writer_bytes_total', help: 'Bytes read from stats-writer connections', type: 'counter', samples: [{ labels: {}, value: c.bytes }] },
         { name: 'tallyd_dovecot_writer_paused_total', help: 'Times a stats-writer connection waited for room in its shard ring', type: 'counter', samples: [{ labels: {}, value: c.paused }] },

@@ -22,12 +22,11 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { FORMAT_STATS_WRITER } from '../event/decode.js';
 import type { IngestOutcome, Runtime } from '../shard/runtime.js';
-import { tabEscape } from './escape.js';
+import { tabEscape } from './writer-encode.js';
+import { MAX_LINE_BYTES } from './writer-line.js';
 
 export const WRITER_CLIENT_MAJOR = 4;
 export const SERVER_VERSION_LINE = `VERSION\tstats-server\t${WRITER_CLIENT_MAJOR}\t0\n`;
-/** A line may be at most this long (bytes, without its LF); a longer one closes the connection. */
-export const MAX_WRITER_LINE_BYTES = 1 << 20;
 const CONN_PREFIX_BYTES = 4;
 const LF = 10;
 
@@ -46,9 +45,13 @@ export interface WriterCounters {
   errors: Record<WriterCloseReason, number>;
 }
 
-/** The filter Dovecot's processes get: every metric's filter, ORed (Dovecot's event_filter_export of the merged filter). */
+/**
+ * The filter Dovecot's processes get: every metric's filter in its export
+ * form, ORed in metric order, repeats kept (Dovecot's event_filter_export of
+ * the stats process's merged filter, byte for byte).
+ */
 export function writerFilter(canonicals: readonly string[]): string {
-  return [...new Set(canonicals.filter((c) => c !== ''))].join(' OR ');
+  return canonicals.filter((c) => c !== '').join(' OR ');
 }
 
 class WriterConn {
@@ -90,7 +93,7 @@ export class WriterServer {
   ) {
     this.perShard = new Array<number>(rt.shardCount).fill(0);
     this.filterLine = `FILTER\t${tabEscape(filterOf())}\n`;
-    this.maxLine = Math.min(MAX_WRITER_LINE_BYTES, rt.maxBatchBytes - CONN_PREFIX_BYTES - 1);
+    this.maxLine = Math.min(MAX_LINE_BYTES, rt.maxBatchBytes - CONN_PREFIX_BYTES - 1);
     rt.onMetricsChanged(() => this.refilter());
   }
 

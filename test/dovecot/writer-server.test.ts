@@ -121,7 +121,7 @@ describe('stats-writer handshake', () => {
     expect(good.closed).toBe(false);
     const text = await scrape(s);
     expect(text).toContain(`tallyd_dovecot_writer_disconnects_total{reason="${reason}"} 1`);
-    expect(text).toMatch(/tallyd_dovecot_writer_connections 1\b/);
+    expect(text).toMatch(/tallyd_dovecot_writer_open_connections 1\b/);
     good.socket.destroy();
   });
 

@@ -19,6 +19,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ImapClient } from './imap.js';
+import { startTee, type Tee } from './tee.js';
 import {
   countOf,
   Fatal,
@@ -178,6 +179,9 @@ service stats {
     port = ${httpPort}
   }
 }
+# every process's events go through the test's tee (to Dovecot's stats and to tallyd's writer socket);
+# the path is joined to base_dir
+stats_writer_socket_path = ../tee-writer
 !include stats.conf
 `;
 }
@@ -234,6 +238,51 @@ function stddevAgrees(tallyd: string, dovecotVariance: string): boolean {
   return s >= lo && s <= hi;
 }
 
+/** Every row of Dovecot's dump in tallyd's, every figure equal (percentiles exact at ≤ 480 values). */
+function compareDumps(dv: Dump, td: Dump): void {
+  expect(td.header).toEqual(['metric_name', 'field', ...FIELDS]);
+  // The same sub-metrics and field rows. Not necessarily in the same order:
+  // Dovecot's http-post exporter does not keep its own processing order
+  // (two events handled in one ioloop run can leave in either order), and
+  // first-seen order is each side's arrival order.
+  expect([...td.byKey.keys()].sort()).toEqual([...dv.byKey.keys()].sort());
+  expect(td.rows.length).toBe(dv.rows.length);
+  const orderProblems = preOrderProblems(dv, td);
+  expect(orderProblems).toEqual([]);
+  const moved = td.rows.filter((r, i) => dv.rows[i]?.key !== r.key).length;
+  if (moved > 0) console.info(`interop dovecot: ${moved} dump rows in another sibling order than Dovecot's (arrival order differs)`);
+  const diffs: string[] = [];
+  let exactRows = 0;
+  const stddevRounding: string[] = [];
+  for (const { key, cells: d } of dv.rows) {
+    const t = td.byKey.get(key);
+    if (t === undefined) continue;
+    const row = key.replace('\t', ' ');
+    for (const f of ['count', 'sum', 'min', 'max', 'avg']) {
+      if (t[f] !== d[f]) diffs.push(`${row} ${f}: Dovecot ${d[f]}, tallyd ${t[f]}`);
+    }
+    // beyond 480 values Dovecot samples; the workload stays below (checked here)
+    if (Number(d['count']) > DOVECOT_EXACT) {
+      diffs.push(`${row}: ${d['count']} values, more than Dovecot keeps exactly: make the workload smaller`);
+      continue;
+    }
+    exactRows++;
+    for (const f of PERCENTILES) {
+      if (t[f] !== d[f]) diffs.push(`${row} ${f}: Dovecot ${d[f]}, tallyd ${t[f]}`);
+    }
+    // Dovecot: √(variance printed with 2 decimals); tallyd: √(exact variance)
+    if (Math.abs(Number(d['stddev']) - Math.sqrt(Number(d['variance']))) > 0.005 + 1e-9) {
+      diffs.push(`${row} stddev: Dovecot's ${d['stddev']} is not √${d['variance']}`);
+    }
+    if (!stddevAgrees(t['stddev'] as string, d['variance'] as string)) {
+      diffs.push(`${row} stddev: Dovecot ${d['stddev']} (variance ${d['variance']}), tallyd ${t['stddev']}`);
+    } else if (t['stddev'] !== d['stddev']) stddevRounding.push(`${row}: Dovecot ${d['stddev']} = √${d['variance']}, tallyd ${t['stddev']}`);
+  }
+  expect(diffs).toEqual([]);
+  expect(exactRows).toBe(dv.rows.length);
+  if (stddevRounding.length > 0) console.info(`interop dovecot: stddev cells that differ only by Dovecot's rounded variance:\n${stddevRounding.join('\n')}`);
+}
+
 peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)', () => {
   let dir = '';
   let tallyd: Tallyd | undefined;
@@ -249,6 +298,11 @@ peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)',
   let dvMetrics = { contentType: '', text: '' };
   let tdMetrics = { contentType: '', text: '' };
   let tdSelf = '';
+  /** tallyd in the stats process's place: fed over its stats-writer socket through the tee */
+  let tallydW: Tallyd | undefined;
+  let tee: Tee;
+  let tw: Dump;
+  let twSelf = '';
 
   const doveadmDump = (fields: string[]): string => run(peers.paths['doveadm'] as string, ['-c', conf, 'stats', 'dump', '-f', fields.join(' ')]);
   const tallydDump = async (fields: string[]): Promise<string> => {
@@ -256,7 +310,12 @@ peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)',
     if (r.status !== 200) throw new Error(`tallyd dump answered ${r.status}: ${r.text}`);
     return r.text;
   };
-  const logs = (): string => [tallyd?.child.logFile, dovecot?.logFile, join(dir, 'dovecot.log')].filter((f) => f !== undefined).map((f) => tail(f as string, 20)).join('\n');
+  const tallydWDump = async (fields: string[]): Promise<string> => {
+    const r = await httpGet(`${(tallydW as Tallyd).url}/v1/stats/dump?fields=${encodeURIComponent(fields.join(','))}`);
+    if (r.status !== 200) throw new Error(`tallyd (writer socket) dump answered ${r.status}: ${r.text}`);
+    return r.text;
+  };
+  const logs = (): string => [tallyd?.child.logFile, tallydW?.child.logFile, dovecot?.logFile, join(dir, 'dovecot.log')].filter((f) => f !== undefined).map((f) => tail(f as string, 20)).join('\n');
 
   beforeAll(async () => {
     const t0 = Date.now();
@@ -272,6 +331,9 @@ peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)',
     writeFileSync(join(dir, 'stats.conf'), statsConf(0));
     writeFileSync(join(dir, 'tallyd.conf'), 'dovecot_compat = 2.3\nopenmetrics_style = dovecot\nshards = 2\n!include stats.conf\n');
     tallyd = await startTallyd(join(dir, 'tallyd.conf'), join(dir, 'tallyd.out'));
+    writeFileSync(join(dir, 'tallyd-w.conf'), `dovecot_compat = 2.3\nshards = 2\ndovecot_writer_socket = ${join(dir, 'tallyd-writer')}\n!include stats.conf\n`);
+    tallydW = await startTallyd(join(dir, 'tallyd-w.conf'), join(dir, 'tallyd-w.out'));
+    tee = await startTee(join(dir, 'tee-writer'), join(dir, 'run', 'stats-writer'), join(dir, 'tallyd-writer'));
     writeFileSync(join(dir, 'stats.conf'), statsConf(tallyd.port));
     conf = join(dir, 'dovecot.conf');
 
@@ -362,8 +424,9 @@ peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)',
       async () => {
         const d = parseDump(doveadmDump(['count']));
         const t = parseDump(await tallydDump(['count']));
-        state = `Dovecot: imap_command ${countOf(d, 'imap_command')}/${did.imapCommands}, auth_request ${countOf(d, 'auth_request')}/${did.logins}, all_events ${countOf(d, 'all_events')}; tallyd: all_events ${countOf(t, 'all_events')}`;
-        return countOf(d, 'all_events') === expectAll && countOf(t, 'all_events') === expectAll ? true : undefined;
+        const w = parseDump(await tallydWDump(['count']));
+        state = `Dovecot: imap_command ${countOf(d, 'imap_command')}/${did.imapCommands}, auth_request ${countOf(d, 'auth_request')}/${did.logins}, all_events ${countOf(d, 'all_events')}; tallyd: all_events ${countOf(t, 'all_events')}; tallyd (writer socket): all_events ${countOf(w, 'all_events')}`;
+        return countOf(d, 'all_events') === expectAll && countOf(t, 'all_events') === expectAll && countOf(w, 'all_events') === expectAll ? true : undefined;
       },
       { timeoutMs: 90_000, intervalMs: 300, describe: () => `${state}\n${logs()}` },
     );
@@ -376,12 +439,15 @@ peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)',
         const d1 = doveadmDump(dvFields);
         const om1 = await httpGet(`http://127.0.0.1:${statsHttpPort}/metrics`);
         const t = await tallydDump(FIELDS);
+        const w = await tallydWDump(FIELDS);
         const tm = await httpGet(`${(tallyd as Tallyd).url}/metrics`, { accept: PROMETHEUS_ACCEPT });
         const om2 = await httpGet(`http://127.0.0.1:${statsHttpPort}/metrics`);
         const d2 = doveadmDump(dvFields);
         if (d1 !== d2 || om1.text !== om2.text) return undefined;
         dv = parseDump(d1);
         td = parseDump(t);
+        tw = parseDump(w);
+        writeFileSync(join(dir, 'tallyd-w.dump'), w);
         dvMetrics = om1;
         tdMetrics = tm;
         writeFileSync(join(dir, 'dovecot.dump'), d1);
@@ -393,12 +459,15 @@ peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)',
       { timeoutMs: 30_000, intervalMs: 500 },
     );
     tdSelf = (await httpGet(`${(tallyd as Tallyd).url}/metrics`, { accept: 'text/plain;version=0.0.4' })).text;
+    twSelf = (await httpGet(`${(tallydW as Tallyd).url}/metrics`, { accept: 'text/plain;version=0.0.4' })).text;
     console.info(`interop dovecot: setup and sessions took ${Date.now() - t0} ms (${did.imapCommands} IMAP commands, ${did.logins} logins)`);
   }, 180_000);
 
   afterAll(async () => {
     await stopChild(dovecot);
     await stopChild(tallyd?.child);
+    await tee?.close();
+    await stopChild(tallydW?.child);
     if (dir === '') return;
     if (process.env['TALLYD_INTEROP_KEEP'] === '1') console.info(`interop dovecot: kept ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
@@ -427,47 +496,26 @@ peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)',
   });
 
   test('stats dump: the same rows, every figure equal', () => {
-    expect(td.header).toEqual(['metric_name', 'field', ...FIELDS]);
-    // The same sub-metrics and field rows. Not necessarily in the same order:
-    // Dovecot's http-post exporter does not keep its own processing order
-    // (two events handled in one ioloop run can leave in either order), and
-    // first-seen order is each side's arrival order.
-    expect([...td.byKey.keys()].sort()).toEqual([...dv.byKey.keys()].sort());
-    expect(td.rows.length).toBe(dv.rows.length);
-    const orderProblems = preOrderProblems(dv, td);
-    expect(orderProblems).toEqual([]);
-    const moved = td.rows.filter((r, i) => dv.rows[i]?.key !== r.key).length;
-    if (moved > 0) console.info(`interop dovecot: ${moved} dump rows in another sibling order than Dovecot's (arrival order differs)`);
-    const diffs: string[] = [];
-    let exactRows = 0;
-    const stddevRounding: string[] = [];
-    for (const { key, cells: d } of dv.rows) {
-      const t = td.byKey.get(key);
-      if (t === undefined) continue;
-      const row = key.replace('\t', ' ');
-      for (const f of ['count', 'sum', 'min', 'max', 'avg']) {
-        if (t[f] !== d[f]) diffs.push(`${row} ${f}: Dovecot ${d[f]}, tallyd ${t[f]}`);
-      }
-      // beyond 480 values Dovecot samples; the workload stays below (checked here)
-      if (Number(d['count']) > DOVECOT_EXACT) {
-        diffs.push(`${row}: ${d['count']} values, more than Dovecot keeps exactly: make the workload smaller`);
-        continue;
-      }
-      exactRows++;
-      for (const f of PERCENTILES) {
-        if (t[f] !== d[f]) diffs.push(`${row} ${f}: Dovecot ${d[f]}, tallyd ${t[f]}`);
-      }
-      // Dovecot: √(variance printed with 2 decimals); tallyd: √(exact variance)
-      if (Math.abs(Number(d['stddev']) - Math.sqrt(Number(d['variance']))) > 0.005 + 1e-9) {
-        diffs.push(`${row} stddev: Dovecot's ${d['stddev']} is not √${d['variance']}`);
-      }
-      if (!stddevAgrees(t['stddev'] as string, d['variance'] as string)) {
-        diffs.push(`${row} stddev: Dovecot ${d['stddev']} (variance ${d['variance']}), tallyd ${t['stddev']}`);
-      } else if (t['stddev'] !== d['stddev']) stddevRounding.push(`${row}: Dovecot ${d['stddev']} = √${d['variance']}, tallyd ${t['stddev']}`);
-    }
-    expect(diffs).toEqual([]);
-    expect(exactRows).toBe(dv.rows.length);
-    if (stddevRounding.length > 0) console.info(`interop dovecot: stddev cells that differ only by Dovecot's rounded variance:\n${stddevRounding.join('\n')}`);
+    compareDumps(dv, td);
+  });
+
+  test('tallyd on the stats-writer socket (in the stats process\'s place): the same rows, every figure equal', () => {
+    compareDumps(dv, tw);
+  });
+
+  test('tallyd sends Dovecot\'s processes the event filter the stats process sends them', () => {
+    expect(tee.filters.dovecot.length).toBeGreaterThan(0);
+    expect(tee.filters.tallyd.length).toBe(tee.filters.dovecot.length);
+    expect(tee.filters.tallyd[0]).toBe(tee.filters.dovecot[0]);
+    expect(tee.problems).toEqual([]);
+  });
+
+  test('tallyd on the stats-writer socket counted every event, rejected none, closed no connection', () => {
+    const total = did.imapCommands + did.logins;
+    expect(Number(/^tallyd_events_accepted_total (\d+)$/m.exec(twSelf)?.[1])).toBeGreaterThanOrEqual(total);
+    expect(twSelf).not.toMatch(/^tallyd_events_rejected_total\{/m);
+    expect(twSelf).toMatch(/^tallyd_dovecot_writer_connections_total [1-9]/m);
+    expect(twSelf).not.toMatch(/^tallyd_dovecot_writer_disconnects_total\{[^}]*\} [1-9]/m);
   });
 
   test("Dovecot's /metrics and tallyd's openmetrics_style = dovecot: every sample equal", () => {
