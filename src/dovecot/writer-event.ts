@@ -35,10 +35,12 @@ export interface WriterEvent {
   categories: string[];
   /** the event's own fields (string, number, or a string list as an array) */
   fields: Map<string, FieldValue>;
+  /** whether a number field was ever negative (sticky across UPDATEs: it only sends loading the slow way) */
+  negative: boolean;
 }
 
 export function newWriterEvent(): WriterEvent {
-  return { createdSec: 0, createdUsec: 0, lastSentSec: 0, lastSentUsec: 0, name: null, categories: [], fields: new Map() };
+  return { createdSec: 0, createdUsec: 0, lastSentSec: 0, lastSentUsec: 0, name: null, categories: [], fields: new Map(), negative: false };
 }
 
 export const IMPORT_OK = 0;
@@ -127,10 +129,13 @@ export function importEvent(ev: WriterEvent, args: readonly string[], k: number,
           const x = parseIntmax(v);
           if (Number.isNaN(x)) return bad(`Invalid field value ${shownArg(v)} number for ${shownArg(key)}`);
           ev.fields.set(key, x);
+          if (x < 0) ev.negative = true;
         } else if (code === 0x54) {
           const u = parseTv(v, args[i + 1]);
           if (u < 0) return bad(`Field ${shownArg(key)}: invalid timeval`);
-          ev.fields.set(key, tvSec * 1_000_000 + u);
+          const t = tvSec * 1_000_000 + u;
+          ev.fields.set(key, t);
+          if (t < 0) ev.negative = true;
           i++;
         } else if (code === 0x4c) {
           const count = parseUint(v);

@@ -122,27 +122,38 @@ export class WriterServer {
   private onData(c: WriterConn, chunk: Buffer): void {
     if (c.state === 'closed') return;
     this.counters.bytes += chunk.length;
-    let buf = c.rest === null ? chunk : Buffer.concat([c.rest, chunk]);
-    c.rest = null;
     if (c.state === 'version') {
+      const buf = c.rest === null ? chunk : Buffer.concat([c.rest, chunk]);
+      c.rest = null;
       const nl = buf.indexOf(LF);
       if (nl < 0) {
         this.keepRest(c, buf);
         return;
       }
       if (!this.handshake(c, buf.toString('utf8', 0, nl))) return;
-      buf = buf.subarray(nl + 1);
-    }
-    const last = buf.lastIndexOf(LF);
-    if (last < 0) {
-      this.keepRest(c, buf);
+      if (nl + 1 < buf.length) this.onLines(c, buf.subarray(nl + 1));
       return;
     }
-    if (last + 1 < buf.length && !this.keepRest(c, Buffer.from(buf.subarray(last + 1)))) return;
+    this.onLines(c, chunk);
+  }
+
+  /** Bytes after the handshake: the complete lines go to the shard (the start of a line held before them first). */
+  private onLines(c: WriterConn, chunk: Buffer): void {
+    const rest = c.rest;
+    const last = chunk.lastIndexOf(LF);
+    if (last < 0) {
+      this.keepRest(c, rest === null ? Buffer.from(chunk) : Buffer.concat([rest, chunk]));
+      return;
+    }
     // the first line may have begun in an earlier chunk: only it can be longer than a chunk
-    const first = buf.indexOf(LF);
-    if (first > this.maxLine) return this.invalid(c, 'line_too_long', `a line of ${first} bytes (at most ${this.maxLine})`);
-    this.hand(c, buf.subarray(0, last + 1));
+    const first = (rest?.length ?? 0) + chunk.indexOf(LF);
+    if (first > this.maxLine) {
+      this.invalid(c, 'line_too_long', `a line of ${first} bytes (at most ${this.maxLine})`);
+      return;
+    }
+    c.rest = null;
+    if (last + 1 < chunk.length && !this.keepRest(c, Buffer.from(chunk.subarray(last + 1)))) return;
+    this.hand(c, rest, chunk.subarray(0, last + 1));
   }
 
   /** Keeps the start of a line until its end arrives; false (connection closed) when it is already too long. */
@@ -170,18 +181,34 @@ export class WriterServer {
     return true;
   }
 
-  /** Hands complete lines to the connection's shard, in record-sized pieces cut at line ends. */
-  private hand(c: WriterConn, lines: Buffer): void {
+  /** Hands complete lines (`head` then `lines`) to the connection's shard, in record-sized pieces cut at line ends. */
+  private hand(c: WriterConn, head: Buffer | null, lines: Buffer): void {
     const room = this.rt.maxBatchBytes - CONN_PREFIX_BYTES;
-    let start = 0;
-    while (start < lines.length) {
-      let end = lines.length;
-      if (end - start > room) end = lines.lastIndexOf(LF, start + room - 1) + 1;
-      const payload = Buffer.allocUnsafe(CONN_PREFIX_BYTES + end - start);
+    const total = (head?.length ?? 0) + lines.length;
+    if (total <= room) {
+      // the common case: one record, one copy
+      const payload = Buffer.allocUnsafe(CONN_PREFIX_BYTES + total);
       payload.writeUInt32LE(c.id, 0);
-      lines.copy(payload, CONN_PREFIX_BYTES, start, end);
+      let off = CONN_PREFIX_BYTES;
+      if (head !== null) off += head.copy(payload, off);
+      lines.copy(payload, off);
       c.queue.push(payload);
-      start = end;
+    } else {
+      const all = head === null ? lines : Buffer.concat([head, lines]);
+      let start = 0;
+      while (start < all.length) {
+        let end = all.length;
+        if (end - start > room) end = all.lastIndexOf(LF, start + room - 1) + 1;
+        if (end <= start) {
+          this.invalid(c, 'line_too_long', `a line of more than ${this.maxLine} bytes`);
+          return;
+        }
+        const payload = Buffer.allocUnsafe(CONN_PREFIX_BYTES + end - start);
+        payload.writeUInt32LE(c.id, 0);
+        all.copy(payload, CONN_PREFIX_BYTES, start, end);
+        c.queue.push(payload);
+        start = end;
+      }
     }
     this.pump(c);
   }

@@ -22,7 +22,7 @@
  * `duration` is the event's own tv_last_sent − tv_created (0 if never sent),
  * replacing any field of that name. UPDATE and END match nothing.
  */
-import type { TallyEvent } from '../event/types.js';
+import type { FieldValue, TallyEvent } from '../event/types.js';
 import {
   R_WRITER_BAD_LINE,
   R_WRITER_CONFLICT,
@@ -55,6 +55,16 @@ const LOG_TYPE_COUNT = 6;
 export const LINE_OK = 0;
 export const LINE_EVENT = 1;
 export const LINE_REJECT = 2;
+/** like LINE_EVENT, with `ev.vals` filled for the plan's keys (no fields object was built) */
+export const LINE_EVENT_VALS = 3;
+
+/** What the metrics read (the engine's ingest plan): only these are looked up on the event's chain. */
+export interface WriterPlan {
+  keys: readonly string[];
+  slots: Int32Array;
+  /** whether some filter reads categories */
+  categories: boolean;
+}
 
 type Key = number | string;
 
@@ -82,6 +92,8 @@ export class WriterConnection {
   code = 0;
   detail = '';
   fatal = false;
+  /** set by the engine before each batch; null: every event is loaded with all its fields */
+  plan: WriterPlan | null = null;
   /** the imported EVENT (not kept) */
   private readonly scratch: WriterEvent = newWriterEvent();
 
@@ -105,6 +117,12 @@ export class WriterConnection {
       default:
         return this.fail(R_WRITER_UNKNOWN_COMMAND, cmd, 'Unknown command');
     }
+  }
+
+  /** The categories an event with its own `own` sees through its chains, appended to `out` (emptied first). */
+  chainCategories(own: readonly string[], parent: OpenEvent | null, global: OpenEvent | null, out: string[]): void {
+    out.length = 0;
+    chainCats(own, parent, global, out, this.categories);
   }
 
   private fail(code: number, cmd: string, error: string): number {
@@ -145,6 +163,7 @@ export class WriterConnection {
     e.lastSentSec = 0;
     e.lastSentUsec = 0;
     e.name = null;
+    e.negative = false;
     e.fields.clear();
     const r = importEvent(e, args, 4, this.categories);
     if (r !== IMPORT_OK) return this.fail(r === IMPORT_UNKNOWN_CATEGORY ? R_WRITER_UNKNOWN_CATEGORY : R_WRITER_BAD_LINE, 'EVENT', importError);
@@ -176,7 +195,7 @@ export class WriterConnection {
       return this.limit(`writer_limit: ${why}: BEGIN dropped`);
     }
     const code = this.load(e, e.parent, null, ev, 'BEGIN');
-    if (code === LINE_EVENT) {
+    if (code === LINE_EVENT || code === LINE_EVENT_VALS) {
       this.open.set(id, e);
       this.openBytes += bytes;
     }
@@ -246,6 +265,8 @@ export class WriterConnection {
   private load(e: WriterEvent, parent: OpenEvent | null, global: OpenEvent | null, ev: TallyEvent, cmd: string): number {
     const duration = durationOf(e);
     if (duration < 0) return this.fail(R_WRITER_NEGATIVE_DURATION, cmd, 'tv_last_sent is before tv_created');
+    const plan = this.plan;
+    if (plan !== null && !chainNegative(e, parent, global)) return loadVals(plan, e, parent, global, ev, duration, this.categories);
     const fields = Object.create(null) as Record<string, unknown>;
     const cats: string[] = [];
     flat.negative = false;
@@ -264,6 +285,88 @@ export class WriterConnection {
 }
 
 const DROPPED = Symbol('dropped');
+
+/** Whether the event or an event of its chains has had a negative number field (then it is loaded the slow way). */
+export function chainNegative(e: WriterEvent | null, parent: OpenEvent | null, global: OpenEvent | null): boolean {
+  if (e !== null && e.negative) return true;
+  for (let p = parent; p !== null; p = p.parent) if (p.negative) return true;
+  for (let g = global; g !== null; g = g.parent) if (g.negative) return true;
+  return false;
+}
+
+/**
+ * The value of `key` as an event sees it through its chains (what addOwn
+ * gives, for one key), after its own value `own` (undefined: none): the
+ * nearest event's value; a string list merged with the lists further up,
+ * up to a value of another type.
+ */
+export function chainValue(key: string, parent: OpenEvent | null, global: OpenEvent | null, own?: FieldValue): FieldValue | null {
+  let list: string[] | null = null;
+  if (own !== undefined) {
+    if (!Array.isArray(own)) return own;
+    list = (own as string[]).slice();
+  }
+  for (let pass = 0; pass < 2; pass++) {
+    for (let p = pass === 0 ? parent : global; p !== null; p = p.parent) {
+      const v = p.fields.get(key);
+      if (v === undefined) continue;
+      if (list === null) {
+        if (!Array.isArray(v)) return v;
+        list = (v as string[]).slice();
+      } else {
+        if (!Array.isArray(v)) return list;
+        const more = v as string[];
+        for (let i = 0; i < more.length; i++) if (!list.includes(more[i] as string)) list.push(more[i] as string);
+      }
+    }
+  }
+  return list;
+}
+
+/** load() for the metrics' keys only: ev.vals straight from the chain, no fields object (none of them negative). */
+function loadVals(
+  plan: WriterPlan,
+  e: WriterEvent,
+  parent: OpenEvent | null,
+  global: OpenEvent | null,
+  ev: TallyEvent,
+  duration: number,
+  registry: ReadonlyMap<string, Category>,
+): number {
+  const vals = ev.vals as (FieldValue | null)[];
+  const { keys, slots } = plan;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    vals[slots[i] as number] = k === 'duration' ? duration : chainValue(k, parent, global, e.fields.get(k));
+  }
+  let cats: string[] | undefined;
+  if (plan.categories) {
+    const c: string[] = [];
+    chainCats(e.categories, parent, global, c, registry);
+    if (c.length > 0) cats = c;
+  }
+  ev.name = e.name ?? '';
+  ev.categories = cats;
+  ev.fields = undefined;
+  ev.duration = duration;
+  ev.negative = false;
+  return LINE_EVENT_VALS;
+}
+
+/** `own` categories, then those of the chains, each with its registered ancestors, once each. */
+function chainCats(own: readonly string[], parent: OpenEvent | null, global: OpenEvent | null, cats: string[], registry: ReadonlyMap<string, Category>): void {
+  addCats(own, cats, registry);
+  for (let p = parent; p !== null; p = p.parent) addCats(p.categories, cats, registry);
+  for (let g = global; g !== null; g = g.parent) addCats(g.categories, cats, registry);
+}
+
+function addCats(own: readonly string[], cats: string[], registry: ReadonlyMap<string, Category>): void {
+  for (let i = 0; i < own.length; i++) {
+    const chain = registry.get(own[i] as string)?.chain;
+    if (chain === undefined) continue;
+    for (let j = 0; j < chain.length; j++) if (!cats.includes(chain[j] as string)) cats.push(chain[j] as string);
+  }
+}
 
 /** State of one flattening (module-level: no allocation per event for it). */
 const flat: { negative: boolean; merging: Set<string> | null } = { negative: false, merging: null };

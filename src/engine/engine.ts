@@ -5,7 +5,8 @@
 import type { SnapshotDepth } from '../aggregate/types.js';
 import type { MetricDef, ResolvedConfig, Settings } from '../config/types.js';
 import { ConfigError, TallydError } from '../errors.js';
-import { LINE_EVENT, LINE_REJECT, WriterConnection, type WriterResult } from '../dovecot/index.js';
+import { LINE_EVENT, LINE_EVENT_VALS, LINE_REJECT, MAX_LINE_BYTES, WriterConnection, type WriterPlan, type WriterResult } from '../dovecot/index.js';
+import { isEventLine, WriterScanner } from '../dovecot/writer-scan.js';
 import { BrokenLine, FORMAT_MSGPACK, FORMAT_STATS_WRITER, FramingError, frameBatch, STATS_WRITER_HEADER_BYTES, unpackOne, type BatchFormat } from '../event/decode.js';
 import { Interner } from '../event/intern.js';
 import { lastScanHadExtension, scanMsgpack } from '../event/msgpack.js';
@@ -77,6 +78,9 @@ export class Engine {
   /** the current plan's slots (what loadEvent's results are copied into) */
   private planKeys: readonly string[];
   private planSlots: Int32Array;
+  /** the plan as stats-writer connections read it (src/dovecot/writer-state.ts) */
+  private writerPlan: WriterPlan | null = null;
+  private writerScanner!: WriterScanner;
   counters: EngineCounters;
   /** msgpack events the on-demand decoder left to msgpackr (off its common path) */
   generalDecodes: number;
@@ -136,6 +140,8 @@ export class Engine {
     );
     this.planKeys = plan.keys;
     this.planSlots = plan.slots;
+    this.writerPlan = { keys: plan.keys, slots: plan.slots, categories: plan.categories };
+    this.writerScanner = new WriterScanner(plan, this.interner, this.ev.vals as (FieldValue | null)[]);
     const vals = this.ev.vals as (FieldValue | null)[];
     for (let i = 0; i < plan.width; i++) vals[i] = null;
     return new EventScanner(plan, this.interner);
@@ -321,6 +327,7 @@ export class Engine {
       out.fatal = st.failed;
       return out;
     }
+    st.plan = this.writerPlan;
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const ev = this.ev;
     const len = buf.length;
@@ -331,7 +338,8 @@ export class Engine {
       if (nl === -1) nl = len;
       let r: number;
       try {
-        r = st.line(buf, pos, nl, ev);
+        // the common EVENT line straight from its bytes; anything else, or anything off its path, the general way
+        r = nl - pos <= MAX_LINE_BYTES && isEventLine(buf, pos, nl) && this.writerScanner.scan(buf, pos, nl, st, ev) === 0 ? LINE_EVENT_VALS : st.line(buf, pos, nl, ev);
       } catch (e) {
         // a bug of ours, not the client's: refuse the line, keep the connection
         st.code = R_WRITER_BAD_LINE;
@@ -339,7 +347,10 @@ export class Engine {
         st.detail = `internal error: ${e instanceof Error ? e.message : String(e)}`;
         r = LINE_REJECT;
       }
-      if (r === LINE_EVENT) this.takeLoaded(out, index, R_OK);
+      if (r === LINE_EVENT_VALS) {
+        this.scanner.touchedAll();
+        this.take(out, index, R_OK);
+      } else if (r === LINE_EVENT) this.takeLoaded(out, index, R_OK);
       else if (r === LINE_REJECT) {
         this.reject(out, index, st.code, `${REJECT_REASONS[st.code]}: ${st.detail}`);
         if (st.fatal) {

@@ -15,7 +15,7 @@
 import { threadId } from 'node:worker_threads';
 import { Unpackr } from 'msgpackr';
 import { Engine } from '../engine/engine.js';
-import { FramingError, type BatchFormat } from '../event/decode.js';
+import { FORMAT_STATS_WRITER, FramingError, type BatchFormat } from '../event/decode.js';
 import { RecordSink, RingConsumer } from '../ring/index.js';
 import {
   MULTI_HEADER_BYTES,
@@ -57,11 +57,14 @@ export default async function runShard(task: ShardTask): Promise<{ shard: number
   let acks: BatchAck[] = [];
   let lastShip = performance.now();
   let batches = 0;
+  /** whether an ack not yet shipped is one a client waits for */
+  let awaited = false;
 
   const ship = (flushed: number | null): void => {
     const msg: ShardMessage = { t: 'delta', shard, delta: engine.takeDelta(), acks, flushed };
     port.postMessage(msg);
     acks = [];
+    awaited = false;
     lastShip = performance.now();
   };
 
@@ -81,6 +84,8 @@ export default async function runShard(task: ShardTask): Promise<{ shard: number
       else ack.internal = e instanceof Error ? e.message : String(e);
     }
     acks.push(ack);
+    // a client waits for this answer (stats-writer lines have none to wait for, unless they broke the protocol)
+    if (format !== FORMAT_STATS_WRITER || ack.fatal !== undefined || ack.internal !== undefined) awaited = true;
   };
 
   const hello: ShardMessage = { t: 'ready', shard, threadId };
@@ -88,10 +93,20 @@ export default async function runShard(task: ShardTask): Promise<{ shard: number
 
   for (;;) {
     if (!ring.read(sink)) {
-      // dry: answer what was read at once (no added latency), then wait for more
-      if (acks.length > 0) ship(null);
-      if (ring.closed && !ring.hasData()) break;
-      if (ring.waitForDataSync(SYNC_WAIT_MS)) continue;
+      // dry: answer what a client waits for at once (no added latency); stats-writer
+      // lines, which nobody waits on, within SHIP_EVERY_MS (fewer, larger deltas)
+      let wait = SYNC_WAIT_MS;
+      if (acks.length > 0) {
+        const since = performance.now() - lastShip;
+        if (awaited || since >= SHIP_EVERY_MS) ship(null);
+        else wait = Math.max(1, Math.ceil(SHIP_EVERY_MS - since));
+      }
+      if (ring.closed && !ring.hasData()) {
+        if (acks.length > 0) ship(null);
+        break;
+      }
+      if (ring.waitForDataSync(wait)) continue;
+      if (acks.length > 0) continue;
       // a turn of the event loop, then (still dry) the usual wait
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (!ring.hasData() && !ring.closed) await ring.waitForData(IDLE_WAIT_MS);
