@@ -31,6 +31,8 @@ import { findPeers, peerSuite } from '../interop/peers.js';
 
 const cfg = parseConfigText(MIXED_CONFIG, 'mixed.conf');
 const start = runtimeStarter(cfg);
+const cfg23 = parseConfigText(`dovecot_compat = 2.3\n${MIXED_CONFIG}`, 'mixed23.conf');
+const start23 = runtimeStarter(cfg23);
 
 interface Rig {
   rt: Runtime;
@@ -42,8 +44,8 @@ interface Rig {
 
 let rig: Rig | null = null;
 
-async function startRig(): Promise<Rig> {
-  const rt = await start(2);
+async function startRig(starter = start): Promise<Rig> {
+  const rt = await starter(2);
   const dir = mkdtempSync(join(tmpdir(), 'tallyd-reader-'));
   // doveadm's add/remove have no -s: they use <base_dir>/stats-reader
   const path = join(dir, 'stats-reader');
@@ -331,6 +333,28 @@ peerSuite(peers, 'dovecot-core', 'doveadm stats against the stats-reader socket'
       const want = await r.rt.snapshot((s) => renderDump(s, fields, { compat }));
       expect(got.stdout.split('\n').length).toBeGreaterThan(50);
       expect(got.stdout).toBe(want);
+    }
+  });
+
+  it('the same in dovecot_compat = 2.3 (its sub-metric names)', async () => {
+    const r = rig as Rig;
+    // a second socket on a 2.3-compat runtime (the beforeEach one is left unused)
+    const rt = await start23(2);
+    expect(cfg23.settings.dovecotCompat).toBe('2.3');
+    const reader = new ReaderServer(runtimeReaderBackend(rt));
+    const path = join(r.dir, 'reader23');
+    const server = createServer((s) => reader.accept(s));
+    await new Promise<void>((res) => server.listen(path, () => res()));
+    try {
+      const long = 'L'.repeat(40);
+      await ingest(rt, [...EVENTS, { event: 'imap_command_finished', duration: 5, fields: { cmd_name: long, tagged_reply_state: 'OK' } }]);
+      const got = await doveadm(r.dir, ['stats', 'dump', '-s', path, '-f', 'count sum min max avg median stddev %95 %99.9']);
+      const want = await rt.snapshot((s) => renderDump(s, ['count', 'sum', 'min', 'max', 'avg', 'median', 'stddev', '%95', '%99.9'], { compat: '2.3' }));
+      expect(got.stdout).toBe(want);
+      expect(got.stdout).toContain(`imap_command_${'L'.repeat(31)}…\tduration\t1\t`);
+    } finally {
+      reader.close();
+      await new Promise<void>((res) => server.close(() => res()));
     }
   });
 
