@@ -20,7 +20,7 @@ import {
   runtimeReaderBackend,
   type ReaderErrorReason,
 } from '../../src/dovecot/reader.js';
-import { readerTabEscape, splitTabEscaped } from '../../src/dovecot/reader-wire.js';
+import { readerTabEscape, renderReaderDump, splitTabEscaped } from '../../src/dovecot/reader-wire.js';
 import { FORMAT_MSGPACK } from '../../src/event/decode.js';
 import { renderDump } from '../../src/export/index.js';
 import type { Runtime } from '../../src/shard/runtime.js';
@@ -131,6 +131,31 @@ describe('stats-reader wire helpers', () => {
     expect(splitTabEscaped('\t')).toEqual(['', '']);
     expect(splitTabEscaped('A\tx\x01ty\tz\x01')).toEqual(['A', 'x\ty', 'z']);
     expect(splitTabEscaped('a\x010b\tq\x01qr')).toEqual(['a', 'qqr']);
+  });
+});
+
+describe('stats-reader with a failing backend', () => {
+  it('closes the connection and counts internal', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tallyd-reader-'));
+    const reader = new ReaderServer({
+      dump: () => Promise.reject(new Error('runtime closed')),
+      add: () => Promise.resolve(null),
+      remove: () => Promise.resolve(true),
+    });
+    const server = createServer((s) => reader.accept(s));
+    const path = join(dir, 'stats-reader');
+    await new Promise<void>((res) => server.listen(path, () => res()));
+    try {
+      const c = await raw(path);
+      c.sock.write(`${HELLO}METRICS-REMOVE\tx\nDUMP\tcount\nMETRICS-REMOVE\ty\n`);
+      await c.waitClosed();
+      expect(c.text()).toBe(`${READER_VERSION_LINE}+\n`);
+      expect(reader.counters.errors.internal).toBe(1);
+    } finally {
+      reader.close();
+      await new Promise<void>((res) => server.close(() => res()));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -256,6 +281,27 @@ describe('stats-reader protocol (raw socket)', () => {
       '',
     ]);
     c.sock.destroy();
+  });
+
+  it('answers a client that half-closes after sending, then closes', async () => {
+    const r = rig as Rig;
+    const c = await raw(r.path);
+    c.sock.end(`${HELLO}METRICS-REMOVE\ta\nDUMP\tcount\n`);
+    await c.waitClosed();
+    expect(c.text()).toBe(`${READER_VERSION_LINE}-metrics 'a' not found\n${await r.rt.snapshot((s) => renderReaderDump(s, ['count']))}`);
+  });
+
+  it('serves many connections at once', async () => {
+    const r = rig as Rig;
+    await ingest(r.rt, EVENTS.slice(0, 100));
+    const want = await r.rt.snapshot((s) => renderReaderDump(s, ['count', '%99']));
+    const clients = await Promise.all(Array.from({ length: 60 }, () => raw(r.path)));
+    for (const c of clients) c.sock.write(`${HELLO}DUMP\tcount\t%99\n`);
+    for (const c of clients) expect(await c.waitFor((t) => t.length >= READER_VERSION_LINE.length + want.length, 'a dump')).toBe(READER_VERSION_LINE + want);
+    expect(r.reader.counters.connections).toBe(60);
+    for (const c of clients) c.sock.destroy();
+    await until(() => r.reader.counters.connections === 0, 5000, 'all closed');
+    expect(r.reader.counters.connectionsTotal).toBe(60);
   });
 
   it('a reader that never reads its answers does not block another', async () => {
