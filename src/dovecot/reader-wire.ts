@@ -8,16 +8,12 @@ import type { DistSnapshot } from '../aggregate/types.js';
 import { formatC2, formatFloor } from '../export/cformat.js';
 import { dumpNamePart } from '../export/dump.js';
 import type { EngineSnapshot, NodeSnapshot } from '../metrics/types.js';
+import { tabEscape } from './writer-encode.js';
 
-const NEEDS_ESCAPE = /[\x01\t\r\n]/;
-const ESCAPES = /[\x01\t\r\n]/g;
-const ESC: Readonly<Record<string, string>> = { '\x01': '\x011', '\t': '\x01t', '\r': '\x01r', '\n': '\x01n' };
 const UNESC: Readonly<Record<string, string>> = { '0': '\x00', '1': '\x01', t: '\t', r: '\r', n: '\n' };
 
-/** str_append_tabescaped: \001 → \0011, TAB → \001t, CR → \001r, LF → \001n. */
-export function readerTabEscape(s: string): string {
-  return NEEDS_ESCAPE.test(s) ? s.replace(ESCAPES, (c) => ESC[c] as string) : s;
-}
+/** str_append_tabescaped (the one escaping of both Dovecot sockets). */
+export const readerTabEscape = tabEscape;
 
 /**
  * One argument through str_tabunescape, read as the C string it becomes:

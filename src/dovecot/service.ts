@@ -8,6 +8,7 @@ import type { Settings } from '../config/types.js';
 import type { SelfFamily } from '../export/index.js';
 import { parseFilter } from '../filter/index.js';
 import type { Runtime } from '../shard/runtime.js';
+import { ReaderServer, runtimeReaderBackend } from './reader.js';
 import { listenUnix, type UnixListener } from './socket.js';
 import { WRITER_CLOSE_REASONS, WriterServer, writerFilter } from './writer-server.js';
 
@@ -33,15 +34,30 @@ export async function startDovecotSockets(rt: Runtime, s: Settings, log?: Logger
     writerSock = await listenUnix({ ...owner, path: s.dovecotWriterSocket, setting: 'dovecot_writer_socket' }, (sock) => w.accept(sock));
     writer = w;
   }
+  let reader: ReaderServer | null = null;
+  let readerSock: UnixListener | null = null;
+  if (s.dovecotReaderSocket !== null) {
+    const r = new ReaderServer(runtimeReaderBackend(rt), { log: log === undefined ? undefined : { warn: (msg: string) => log.warn(msg) } });
+    try {
+      readerSock = await listenUnix({ ...owner, path: s.dovecotReaderSocket, setting: 'dovecot_reader_socket' }, (sock) => r.accept(sock));
+    } catch (e) {
+      await Promise.all([writerSock?.close(), writer?.close()]);
+      throw e;
+    }
+    reader = r;
+  }
   const w = writer;
+  const rd = reader;
   return {
     writer,
     writerPath: writerSock?.path ?? null,
-    readerPath: null,
+    readerPath: readerSock?.path ?? null,
     families() {
-      if (w === null) return [];
+      const out = rd === null ? [] : rd.families();
+      if (w === null) return out;
       const c = w.counters;
       return [
+        ...out,
         { name: 'tallyd_dovecot_writer_open_connections', help: 'Open stats-writer connections (Dovecot processes)', type: 'gauge', samples: [{ labels: {}, value: c.connections }] },
         { name: 'tallyd_dovecot_writer_connections_total', help: 'Stats-writer connections accepted', type: 'counter', samples: [{ labels: {}, value: c.connectionsTotal }] },
         { name: 'tallyd_dovecot_writer_bytes_total', help: 'Bytes read from stats-writer connections', type: 'counter', samples: [{ labels: {}, value: c.bytes }] },
@@ -56,7 +72,8 @@ export async function startDovecotSockets(rt: Runtime, s: Settings, log?: Logger
     },
     async close() {
       // the listener's close waits for its connections, which the writer closes
-      await Promise.all([writerSock?.close(), w?.close()]);
+      rd?.close();
+      await Promise.all([writerSock?.close(), w?.close(), readerSock?.close()]);
     },
   };
 }

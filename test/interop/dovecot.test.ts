@@ -302,6 +302,8 @@ peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)',
   let tallydW: Tallyd | undefined;
   let tee: Tee;
   let tw: Dump;
+  /** `doveadm stats dump -s` of tallyd's stats-reader socket */
+  let twDoveadm: Dump;
   let twSelf = '';
 
   const doveadmDump = (fields: string[]): string => run(peers.paths['doveadm'] as string, ['-c', conf, 'stats', 'dump', '-f', fields.join(' ')]);
@@ -331,7 +333,7 @@ peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)',
     writeFileSync(join(dir, 'stats.conf'), statsConf(0));
     writeFileSync(join(dir, 'tallyd.conf'), 'dovecot_compat = 2.3\nopenmetrics_style = dovecot\nshards = 2\n!include stats.conf\n');
     tallyd = await startTallyd(join(dir, 'tallyd.conf'), join(dir, 'tallyd.out'));
-    writeFileSync(join(dir, 'tallyd-w.conf'), `dovecot_compat = 2.3\nshards = 2\ndovecot_writer_socket = ${join(dir, 'tallyd-writer')}\n!include stats.conf\n`);
+    writeFileSync(join(dir, 'tallyd-w.conf'), `dovecot_compat = 2.3\nshards = 2\ndovecot_writer_socket = ${join(dir, 'tallyd-writer')}\ndovecot_reader_socket = ${join(dir, 'tallyd-reader')}\n!include stats.conf\n`);
     tallydW = await startTallyd(join(dir, 'tallyd-w.conf'), join(dir, 'tallyd-w.out'));
     tee = await startTee(join(dir, 'tee-writer'), join(dir, 'run', 'stats-writer'), join(dir, 'tallyd-writer'));
     writeFileSync(join(dir, 'stats.conf'), statsConf(tallyd.port));
@@ -447,6 +449,9 @@ peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)',
         dv = parseDump(d1);
         td = parseDump(t);
         tw = parseDump(w);
+        const wd = run(peers.paths['doveadm'] as string, ['-c', conf, 'stats', 'dump', '-s', join(dir, 'tallyd-reader'), '-f', FIELDS.join(' ')]);
+        twDoveadm = parseDump(wd);
+        writeFileSync(join(dir, 'tallyd-w.doveadm'), wd);
         writeFileSync(join(dir, 'tallyd-w.dump'), w);
         dvMetrics = om1;
         tdMetrics = tm;
@@ -501,6 +506,10 @@ peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)',
 
   test('tallyd on the stats-writer socket (in the stats process\'s place): the same rows, every figure equal', () => {
     compareDumps(dv, tw);
+  });
+
+  test('doveadm stats dump -s on tallyd\'s stats-reader socket: the same rows as Dovecot\'s own, every figure equal', () => {
+    compareDumps(dv, twDoveadm);
   });
 
   test('tallyd sends Dovecot\'s processes the event filter the stats process sends them', () => {
