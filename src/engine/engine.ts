@@ -84,6 +84,9 @@ export class Engine {
   counters: EngineCounters;
   /** msgpack events the on-demand decoder left to msgpackr (off its common path) */
   generalDecodes: number;
+  /** stats-writer EVENT lines the fast path handed to the general parser (the rest: read in place) */
+  writerGeneralLines = 0;
+  writerEventLines = 0;
   private nextId: number;
   /** sequence of the last batch (orders first sight of sub-metrics) */
   private seq: number;
@@ -339,7 +342,14 @@ export class Engine {
       let r: number;
       try {
         // the common EVENT line straight from its bytes; anything else, or anything off its path, the general way
-        r = nl - pos <= MAX_LINE_BYTES && isEventLine(buf, pos, nl) && this.writerScanner.scan(buf, pos, nl, st, ev) === 0 ? LINE_EVENT_VALS : st.line(buf, pos, nl, ev);
+        if (isEventLine(buf, pos, nl)) {
+          this.writerEventLines++;
+          if (nl - pos <= MAX_LINE_BYTES && this.writerScanner.scan(buf, pos, nl, st, ev) === 0) r = LINE_EVENT_VALS;
+          else {
+            this.writerGeneralLines++;
+            r = st.line(buf, pos, nl, ev);
+          }
+        } else r = st.line(buf, pos, nl, ev);
       } catch (e) {
         // a bug of ours, not the client's: refuse the line, keep the connection
         st.code = R_WRITER_BAD_LINE;
