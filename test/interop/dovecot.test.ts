@@ -183,6 +183,7 @@ service stats {
 # the path is joined to base_dir
 stats_writer_socket_path = ../tee-writer
 !include stats.conf
+!include user.conf
 `;
 }
 
@@ -190,18 +191,41 @@ stats_writer_socket_path = ../tee-writer
 const METRICS = ['all_events', 'auth_request', 'imap_duration', 'imap_command', 'imap_out_bytes', 'imap_cmd_duration'];
 
 /**
+ * One more metric for Dovecot and for tallyd on the stats-writer socket
+ * only: `user` is a field of the session's BEGIN event, never of the
+ * command's own, so only a server that keeps parents counts it (the
+ * exporter-fed tallyd is not asked to).
+ */
+const USER_CONF = `metric imap_by_user {
+  filter = event=imap_command_finished
+  group_by = user
+}
+`;
+const METRICS_W = [...METRICS, 'imap_by_user'];
+
+/** The dump without one metric's rows. */
+function without(d: Dump, metric: string): Dump {
+  const keep = (key: string): boolean => {
+    const name = key.split('\t')[0] as string;
+    return name !== metric && !name.startsWith(`${metric}_`);
+  };
+  const rows = d.rows.filter((r) => keep(r.key));
+  return { header: d.header, rows, byKey: new Map([...d.byKey].filter(([k]) => keep(k))) };
+}
+
+/**
  * tallyd's dump order must be a valid dump order of Dovecot's tree: metrics
  * in config order, each metric's root first, every node after its parent and
  * each subtree contiguous (pre-order), `duration` then the fields per node.
  * The tree (each node's parent) comes from Dovecot's own pre-order dump.
  */
-function preOrderProblems(dv: Dump, td: Dump): string[] {
+function preOrderProblems(dv: Dump, td: Dump, metrics: readonly string[]): string[] {
   const problems: string[] = [];
   const nodesOf = (d: Dump): string[] => [...new Set(d.rows.map((r) => r.key.split('\t')[0] as string))];
   const parent = new Map<string, string | null>();
   const path: string[] = [];
   for (const n of nodesOf(dv)) {
-    if (METRICS.includes(n)) path.length = 0;
+    if (metrics.includes(n)) path.length = 0;
     while (path.length > 0 && !n.startsWith(`${path[path.length - 1]}_`)) path.pop();
     parent.set(n, path.length > 0 ? (path[path.length - 1] as string) : null);
     path.push(n);
@@ -221,7 +245,7 @@ function preOrderProblems(dv: Dump, td: Dump): string[] {
       path.push(n);
     }
   }
-  if (roots.join(' ') !== METRICS.join(' ')) problems.push(`metrics in the order ${roots.join(' ')}`);
+  if (roots.join(' ') !== metrics.join(' ')) problems.push(`metrics in the order ${roots.join(' ')}`);
   const fieldsOf = (d: Dump, n: string): string => d.rows.filter((r) => r.key.startsWith(`${n}\t`)).map((r) => r.key.split('\t')[1]).join(' ');
   for (const n of nodesOf(td)) {
     if (fieldsOf(td, n) !== fieldsOf(dv, n)) problems.push(`${n}: field rows ${fieldsOf(td, n)}, Dovecot ${fieldsOf(dv, n)}`);
@@ -239,7 +263,7 @@ function stddevAgrees(tallyd: string, dovecotVariance: string): boolean {
 }
 
 /** Every row of Dovecot's dump in tallyd's, every figure equal (percentiles exact at ≤ 480 values). */
-function compareDumps(dv: Dump, td: Dump): void {
+function compareDumps(dv: Dump, td: Dump, metrics: readonly string[]): void {
   expect(td.header).toEqual(['metric_name', 'field', ...FIELDS]);
   // The same sub-metrics and field rows. Not necessarily in the same order:
   // Dovecot's http-post exporter does not keep its own processing order
@@ -247,7 +271,7 @@ function compareDumps(dv: Dump, td: Dump): void {
   // first-seen order is each side's arrival order.
   expect([...td.byKey.keys()].sort()).toEqual([...dv.byKey.keys()].sort());
   expect(td.rows.length).toBe(dv.rows.length);
-  const orderProblems = preOrderProblems(dv, td);
+  const orderProblems = preOrderProblems(dv, td, metrics);
   expect(orderProblems).toEqual([]);
   const moved = td.rows.filter((r, i) => dv.rows[i]?.key !== r.key).length;
   if (moved > 0) console.info(`interop dovecot: ${moved} dump rows in another sibling order than Dovecot's (arrival order differs)`);
@@ -291,7 +315,7 @@ peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)',
   let imapPort = 0;
   let statsHttpPort = 0;
   /** what the client did */
-  const did = { imapCommands: 0, logins: 0 };
+  const did = { imapCommands: 0, logins: 0, byUser: new Map<string, number>() };
   /** the figures compared, taken when both sides had everything */
   let dv: Dump;
   let td: Dump;
@@ -333,7 +357,9 @@ peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)',
     writeFileSync(join(dir, 'stats.conf'), statsConf(0));
     writeFileSync(join(dir, 'tallyd.conf'), 'dovecot_compat = 2.3\nopenmetrics_style = dovecot\nshards = 2\n!include stats.conf\n');
     tallyd = await startTallyd(join(dir, 'tallyd.conf'), join(dir, 'tallyd.out'));
-    writeFileSync(join(dir, 'tallyd-w.conf'), `dovecot_compat = 2.3\nshards = 2\ndovecot_writer_socket = ${join(dir, 'tallyd-writer')}\ndovecot_reader_socket = ${join(dir, 'tallyd-reader')}\n!include stats.conf\n`);
+    writeFileSync(join(dir, 'user.conf'), USER_CONF);
+    mkdirSync(join(dir, 'tallyd-base'));
+    writeFileSync(join(dir, 'tallyd-w.conf'), `dovecot_compat = 2.3\nshards = 2\ndovecot_writer_socket = ${join(dir, 'tallyd-writer')}\ndovecot_reader_socket = ${join(dir, 'tallyd-base', 'stats-reader')}\n!include stats.conf\n!include user.conf\n`);
     tallydW = await startTallyd(join(dir, 'tallyd-w.conf'), join(dir, 'tallyd-w.out'));
     tee = await startTee(join(dir, 'tee-writer'), join(dir, 'run', 'stats-writer'), join(dir, 'tallyd-writer'));
     writeFileSync(join(dir, 'stats.conf'), statsConf(tallyd.port));
@@ -414,6 +440,8 @@ peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)',
       expect((await c.command('SELECT Nonexistent')).status).toMatch(/^NO /);
       expect((await c.command('LOGOUT')).status).toMatch(/^OK /);
       did.imapCommands += c.commands - before;
+      // LOGIN itself ran in imap-login, before the session: the session's commands are these
+      did.byUser.set(user, (did.byUser.get(user) ?? 0) + c.commands - before);
       c.close();
     }
 
@@ -449,7 +477,7 @@ peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)',
         dv = parseDump(d1);
         td = parseDump(t);
         tw = parseDump(w);
-        const wd = run(peers.paths['doveadm'] as string, ['-c', conf, 'stats', 'dump', '-s', join(dir, 'tallyd-reader'), '-f', FIELDS.join(' ')]);
+        const wd = run(peers.paths['doveadm'] as string, ['-c', conf, 'stats', 'dump', '-s', join(dir, 'tallyd-base', 'stats-reader'), '-f', FIELDS.join(' ')]);
         twDoveadm = parseDump(wd);
         writeFileSync(join(dir, 'tallyd-w.doveadm'), wd);
         writeFileSync(join(dir, 'tallyd-w.dump'), w);
@@ -501,15 +529,23 @@ peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)',
   });
 
   test('stats dump: the same rows, every figure equal', () => {
-    compareDumps(dv, td);
+    compareDumps(without(dv, 'imap_by_user'), td, METRICS);
   });
 
   test('tallyd on the stats-writer socket (in the stats process\'s place): the same rows, every figure equal', () => {
-    compareDumps(dv, tw);
+    compareDumps(dv, tw, METRICS_W);
   });
 
   test('doveadm stats dump -s on tallyd\'s stats-reader socket: the same rows as Dovecot\'s own, every figure equal', () => {
-    compareDumps(dv, twDoveadm);
+    compareDumps(dv, twDoveadm, METRICS_W);
+  });
+
+  test('per user, a field only the session\'s parent event carries: every command counted under its user', () => {
+    for (const [user, n] of did.byUser) {
+      expect(countOf(dv, `imap_by_user_${user}`), `Dovecot ${user}`).toBe(n);
+      expect(countOf(twDoveadm, `imap_by_user_${user}`), `tallyd ${user}`).toBe(n);
+    }
+    expect(countOf(twDoveadm, 'imap_by_user')).toBe(did.imapCommands);
   });
 
   test('tallyd sends Dovecot\'s processes the event filter the stats process sends them', () => {
@@ -517,6 +553,30 @@ peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)',
     expect(tee.filters.tallyd.length).toBe(tee.filters.dovecot.length);
     expect(tee.filters.tallyd[0]).toBe(tee.filters.dovecot[0]);
     expect(tee.problems).toEqual([]);
+  });
+
+  test('doveadm stats add and remove change tallyd\'s metrics, and tallyd sends Dovecot\'s processes the new FILTER', async () => {
+    const doveadm = peers.paths['doveadm'] as string;
+    // add and remove take no -s: they use <base_dir>/stats-reader, tallyd's socket here
+    const base = ['-c', conf, '-o', `base_dir=${join(dir, 'tallyd-base')}`, 'stats'];
+    const first = tee.filters.tallyd[0] as string;
+    const before = tee.filters.tallyd.length;
+    run(doveadm, [...base, 'add', '--group-by', 'cmd_name', 'late_ok', 'event=imap_command_finished AND tagged_reply_state=OK']);
+    const listed = await httpGet(`${(tallydW as Tallyd).url}/v1/metrics`);
+    expect(listed.text).toContain('"late_ok"');
+    const added = `${first} OR ((event="imap_command_finished" AND "tagged_reply_state"="OK"))`;
+    await waitFor('tallyd to send the FILTER with the added metric', async () => (tee.filters.tallyd.slice(before).includes(added) ? true : undefined), {
+      timeoutMs: 15_000,
+      describe: () => tee.filters.tallyd.slice(before).join('\n'),
+    });
+    const dumped = parseDump(run(doveadm, ['-c', conf, 'stats', 'dump', '-s', join(dir, 'tallyd-base', 'stats-reader'), '-f', 'count']));
+    expect(dumped.byKey.has('late_ok\tduration')).toBe(true);
+    const mid = tee.filters.tallyd.length;
+    run(doveadm, [...base, 'remove', 'late_ok']);
+    await waitFor('tallyd to send the FILTER without it', async () => (tee.filters.tallyd.slice(mid).includes(first) ? true : undefined), { timeoutMs: 15_000 });
+    const after = parseDump(run(doveadm, ['-c', conf, 'stats', 'dump', '-s', join(dir, 'tallyd-base', 'stats-reader'), '-f', 'count']));
+    expect(after.byKey.has('late_ok\tduration')).toBe(false);
+    expect(countOf(after, 'imap_by_user')).toBe(did.imapCommands);
   });
 
   test('tallyd on the stats-writer socket counted every event, rejected none, closed no connection', () => {
@@ -536,7 +596,8 @@ peerSuite(peers, PACKAGES, 'a real Dovecot feeds tallyd (dovecot_compat = 2.3)',
     if (d.nameless.length > 0) console.info(`interop dovecot: excluded ${d.nameless.length} nameless-label samples of Dovecot 2.3.19:\n${d.nameless.join('\n')}`);
     expect(t.nameless).toEqual([]);
     expect(t.duplicates).toEqual([]);
-    const ours = (name: string): boolean => name.startsWith('dovecot_') && !name.startsWith('dovecot_build');
+    // imap_by_user is Dovecot's and the writer-socket tallyd's only (see USER_CONF)
+    const ours = (name: string): boolean => name.startsWith('dovecot_') && !name.startsWith('dovecot_build') && !name.startsWith('dovecot_imap_by_user');
     const dKeys = [...d.samples.keys()].filter(ours).sort();
     const tKeys = [...t.samples.keys()].filter(ours).sort();
     expect(dKeys.length).toBeGreaterThan(50);

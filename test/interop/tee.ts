@@ -10,7 +10,7 @@ import { chmodSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export interface Tee {
-  /** the first FILTER line each side sent (tab-escaped as on the wire) */
+  /** FILTER lines as on the wire: Dovecot's first on each connection, every one of tallyd's */
   readonly filters: { dovecot: string[]; tallyd: string[] };
   /** connections the tee took */
   connections: number;
@@ -19,14 +19,21 @@ export interface Tee {
   close(): Promise<void>;
 }
 
-function firstFilter(sock: Socket, into: string[]): void {
+/** The FILTER lines `sock` sends: the first only, or (`all`) every one (a server sends a new one when its metrics change). */
+function filterLines(sock: Socket, into: string[], all: boolean): void {
   let buf = '';
   const onData = (d: Buffer): void => {
     buf += d.toString('utf8');
-    const m = /(?:^|\n)(FILTER\t[^\n]*)\n/.exec(buf);
-    if (m !== null) {
-      into.push(m[1] as string);
-      sock.off('data', onData);
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (!line.startsWith('FILTER\t')) continue;
+      into.push(line);
+      if (!all) {
+        sock.off('data', onData);
+        return;
+      }
     }
   };
   sock.on('data', onData);
@@ -58,8 +65,8 @@ export async function startTee(path: string, dovecotPath: string, tallydPath: st
       }
     });
     dv.pipe(client, { end: false });
-    firstFilter(dv, tee.filters.dovecot);
-    firstFilter(td, tee.filters.tallyd);
+    filterLines(dv, tee.filters.dovecot, false);
+    filterLines(td, tee.filters.tallyd, true);
     td.resume();
     client.on('end', endAll);
     for (const [name, s] of [['process', client], ['Dovecot stats', dv], ['tallyd', td]] as const) {
