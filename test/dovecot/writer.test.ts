@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/index.js';
 import { beginLine, categoryLine, endLine, eventLine, updateLine, type Field, type SourceEvent } from '../../src/dovecot/writer-encode.js';
 import { Engine } from '../../src/engine/engine.js';
+import { countBatchEvents, FORMAT_STATS_WRITER, FramingError, frameBatch } from '../../src/event/decode.js';
 import { renderDump } from '../../src/export/index.js';
 
 const CONFIG = `
@@ -263,5 +264,211 @@ describe('Engine.ingestWriter', () => {
     console.info(`writer property test: ${generalLines} of ${eventLines} EVENT lines went the general way`);
     expect(eventLines).toBeGreaterThan(500);
     expect(generalLines).toBeLessThan(eventLines * 0.8);
+  });
+});
+
+// ---- bad input: each reason, fatal or not as Dovecot's client-writer.c ----
+
+const SES: SourceEvent = { name: null, created: { sec: 100, usec: 0 }, lastSent: null, source: ['s.c', 1], categories: [], fields: [['user', 'S', 'u1']] };
+const CMD: SourceEvent = {
+  name: 'imap_command_finished',
+  created: { sec: 100, usec: 10 },
+  lastSent: { sec: 100, usec: 60 },
+  source: null,
+  categories: [],
+  fields: [
+    ['cmd_name', 'S', 'NOOP'],
+    ['tagged_reply_state', 'S', 'OK'],
+  ],
+};
+
+function run(lines: string, conn = 1): { e: Engine; r: ReturnType<Engine['ingestWriter']> } {
+  const e = newEngine();
+  return { e, r: e.ingestWriter(conn, bytes(lines)) };
+}
+
+const rejected = (e: Engine): Record<string, number> => e.counters.eventsRejected;
+
+describe('Engine.ingestWriter on bad input', () => {
+  const good = beginLine(1, 0, SES) + eventLine(1, CMD);
+  const fatalCases: [string, string, string, number?][] = [
+    ['an unknown command', 'HELLO\tworld\n', 'writer_unknown_command'],
+    ['an empty line', '\n', 'writer_bad_line'],
+    ['an EVENT without its ids', 'EVENT\t0\n', 'writer_bad_line'],
+    ['an EVENT with a non-numeric parent id', 'EVENT\t0\tx1\t0\t100\t0\n', 'writer_bad_line'],
+    ['an EVENT with a log type out of range', 'EVENT\t0\t1\t6\t100\t0\n', 'writer_bad_line'],
+    ['an EVENT without tv_created', 'EVENT\t0\t1\t0\n', 'writer_bad_line'],
+    ['an EVENT with usecs ≥ 10⁶', 'EVENT\t0\t1\t0\t100\t1000000\n', 'writer_bad_line'],
+    ['an EVENT with a bad integer field', 'EVENT\t0\t1\t0\t100\t0\tnx\tIbytes_in\t12a\n', 'writer_bad_line'],
+    ['an EVENT with an integer beyond int64', 'EVENT\t0\t1\t0\t100\t0\tnx\tIbytes_in\t9223372036854775808\n', 'writer_bad_line'],
+    ['an EVENT with a field name missing', 'EVENT\t0\t1\t0\t100\t0\tS\tv\n', 'writer_bad_line'],
+    ['an EVENT with a field value missing', 'EVENT\t0\t1\t0\t100\t0\tSkey\n', 'writer_bad_line'],
+    ['an EVENT with a short string list', 'EVENT\t0\t1\t0\t100\t0\tLk\t3\ta\tb\n', 'writer_bad_line'],
+    ['an EVENT with a timeval missing its usecs', 'EVENT\t0\t1\t0\t100\t0\tTk\t5\n', 'writer_bad_line'],
+    ['an EVENT whose source has no line', 'EVENT\t0\t1\t0\t100\t0\tsfile.c\n', 'writer_bad_line'],
+    ['an EVENT whose parent was never begun', 'EVENT\t0\t7\t0\t100\t0\tnx\n', 'writer_unknown_parent'],
+    ['an EVENT whose global event was never begun', 'EVENT\t9\t1\t0\t100\t0\tnx\n', 'writer_unknown_parent'],
+    ['an EVENT with an unregistered category', 'EVENT\t0\t1\t0\t100\t0\tnx\tcimap\n', 'writer_unknown_category'],
+    ['an EVENT sent before it was created', 'EVENT\t0\t1\t0\t100\t10\tl100\t9\tnx\n', 'writer_negative_duration'],
+    ['a BEGIN of an open id', 'BEGIN\t1\t0\t0\t100\t0\n', 'writer_duplicate_event'],
+    ['a BEGIN under an unknown parent', 'BEGIN\t2\t5\t0\t100\t0\n', 'writer_unknown_parent'],
+    ['a BEGIN with one id', 'BEGIN\t2\n', 'writer_bad_line'],
+    ['an UPDATE of an unknown id', 'UPDATE\t5\t0\t100\t0\n', 'writer_unknown_event'],
+    ['an UPDATE that changes the parent', 'BEGIN\t2\t1\t0\t100\t0\nUPDATE\t2\t0\t100\t0\n', 'writer_conflict', 3],
+    ['an END of an unknown id', 'END\t5\n', 'writer_unknown_event'],
+    ['an END with a bad id', 'END\t-1\n', 'writer_bad_line'],
+    ['an id beyond uint64', 'END\t18446744073709551616\n', 'writer_bad_line'],
+    ['a CATEGORY without a name', 'CATEGORY\n', 'writer_bad_line'],
+    ['a CATEGORY with an unknown parent', 'CATEGORY\tmailbox\timap\n', 'writer_unknown_category'],
+    ['a CATEGORY whose parent changes', 'CATEGORY\timap\nCATEGORY\tmail\nCATEGORY\tmail\timap\n', 'writer_conflict'],
+    ['a line over 128 KiB', `EVENT\t0\t1\t0\t100\t0\tSk\t${'x'.repeat(128 * 1024)}\n`, 'writer_line_too_long'],
+  ];
+  for (const [what, line, reason, before = 2] of fatalCases) {
+    it(`${what} is fatal (${reason}); lines before it stay counted, none after it is read`, () => {
+      const { e, r } = run(good + line + eventLine(1, CMD));
+      expect(r.fatal).toMatch(/^Client sent invalid input/);
+      expect(r.accepted).toBe(before); // the BEGIN and the EVENT (and any BEGIN) before the bad line
+      expect(r.rejected).toBe(1);
+      expect(rejected(e)).toEqual({ [reason]: 1 });
+      expect(r.errors[0]?.reason).toMatch(new RegExp(`^${reason}: `));
+      // the connection takes nothing more; another one is unaffected
+      const again = e.ingestWriter(1, bytes(eventLine(1, CMD)));
+      expect(again.fatal).toBe(r.fatal);
+      expect(again.accepted + again.rejected).toBe(0);
+      expect(e.ingestWriter(2, bytes(good)).accepted).toBe(2);
+      // closed, the id is a new connection
+      e.closeWriter(1);
+      expect(e.ingestWriter(1, bytes(good)).fatal).toBeUndefined();
+    });
+  }
+
+  it('what Dovecot accepts is accepted: unknown escapes, unknown code letters, a duplicate CATEGORY, an EVENT without a name', () => {
+    const lines =
+      categoryLine('imap') +
+      categoryLine('imap') +
+      beginLine(1, 0, SES) +
+      'EVENT\t0\t1\t0\t100\t10\tl100\t20\tnimap_command_finished\tScmd_name\tNO\x01qP\tZunknown\ta\tScmd_name2\tx\x01\tStagged_reply_state\tOK\n' +
+      'EVENT\t0\t1\t0\t100\t10\n';
+    const { e, r } = run(lines);
+    expect(r.fatal).toBeUndefined();
+    expect(r.rejected).toBe(0);
+    expect(r.accepted).toBe(3);
+    expect(dump(e)).toContain('imap_command_NOqP_OK\t');
+  });
+
+  it('the unescaping is Dovecot\'s: \\001 + other → that character, a trailing \\001 dropped, \\0010 ends the value, a raw NUL ends the line', () => {
+    const plain = newEngine();
+    plain.ingest([
+      { event: 'imap_command_finished', fields: { cmd_name: 'aXb', tagged_reply_state: 'OK', user: 'u1', duration: 0 } },
+      { event: 'imap_command_finished', fields: { cmd_name: 'ab', tagged_reply_state: 'OK', user: 'u1', duration: 0 } },
+      { event: 'imap_command_finished', fields: { cmd_name: 'c', tagged_reply_state: 'OK', user: 'u1', duration: 0 } },
+      { event: 'imap_command_finished', fields: { cmd_name: 'd', user: 'u1', duration: 0 } },
+    ]);
+    const w = newEngine();
+    const r = w.ingestWriter(
+      1,
+      bytes(
+        beginLine(1, 0, SES) +
+          'EVENT\t0\t1\t0\t100\t0\tnimap_command_finished\tScmd_name\ta\x01Xb\tStagged_reply_state\tOK\n' +
+          'EVENT\t0\t1\t0\t100\t0\tnimap_command_finished\tScmd_name\tab\x01\tStagged_reply_state\tOK\n' +
+          'EVENT\t0\t1\t0\t100\t0\tnimap_command_finished\tScmd_name\tc\x010zz\tStagged_reply_state\tOK\r\n' +
+          'EVENT\t0\t1\t0\t100\t0\tnimap_command_finished\tScmd_name\td\x00\tStagged_reply_state\tOK\n',
+      ),
+    );
+    expect(r).toMatchObject({ accepted: 5, rejected: 0 });
+    expect(r.fatal).toBeUndefined();
+    plain.ingest([{ event: '', fields: { user: 'u1', duration: 0 } }]);
+    expect(dump(w)).toBe(dump(plain));
+  });
+
+  it('an unknown parent is counted (fatal), never guessed', () => {
+    const { e, r } = run(beginLine(1, 0, SES) + eventLine(2, CMD));
+    expect(r).toMatchObject({ accepted: 1, rejected: 1 });
+    expect(r.fatal).toContain('Unknown parent event ID');
+    expect(rejected(e)).toEqual({ writer_unknown_parent: 1 });
+    const m = e.snapshot('full').metrics.find((x) => x.def.name === 'imap_command');
+    expect(m?.root.count).toBe(0);
+  });
+
+  it('END forgets the parent; closeWriter forgets parents and categories', () => {
+    let { e, r } = run(beginLine(1, 0, SES) + endLine(1) + eventLine(1, CMD));
+    expect(r.fatal).toContain('Unknown parent event ID');
+    ({ e } = run(categoryLine('imap') + beginLine(1, 0, SES)));
+    expect(e.writerConnections).toBe(1);
+    e.closeWriter(1);
+    expect(e.writerConnections).toBe(0);
+    r = e.ingestWriter(1, bytes(eventLine(1, CMD)));
+    expect(r.fatal).toContain('Unknown parent event ID');
+    e.closeWriter(1);
+    r = e.ingestWriter(1, bytes(eventLine(0, { ...CMD, categories: ['imap'] })));
+    expect(r.fatal).toContain('Unregistered category');
+  });
+
+  it('a child keeps seeing an ended parent it was begun under (Dovecot keeps a reference)', () => {
+    const mailbox: SourceEvent = { ...SES, fields: [['mailbox', 'S', 'INBOX']] };
+    const { e, r } = run(beginLine(1, 0, SES) + beginLine(2, 1, mailbox) + endLine(1) + eventLine(2, CMD));
+    expect(r).toMatchObject({ accepted: 3, rejected: 0 });
+    expect(dump(e)).toContain('by_user_u1\t');
+  });
+
+  it('the connection caps drop and count (writer_limit), and what is under a dropped BEGIN is counted, not fatal', () => {
+    const e = newEngine();
+    let lines = '';
+    // 34 nested BEGINs: the 34th would have 33 ancestors, past MAX_DEPTH = 32
+    for (let id = 1; id <= 34; id++) lines += beginLine(id, id - 1, SES);
+    lines += eventLine(34, CMD) + eventLine(33, CMD) + eventLine(32, CMD) + updateLine(34, 33, SES) + endLine(34) + endLine(33);
+    const r = e.ingestWriter(1, bytes(lines));
+    expect(r.fatal).toBeUndefined();
+    expect(r.accepted).toBe(33 + 2); // 33 BEGINs, the EVENTs under 33 and 32
+    expect(r.rejected).toBe(3); // BEGIN 34, the EVENT under it, its UPDATE
+    expect(rejected(e)).toEqual({ writer_limit: 3 });
+    // END of the dropped ids forgot them: their ids are unknown now
+    expect(e.ingestWriter(1, bytes(endLine(34))).fatal).toContain('Unknown event ID');
+  });
+
+  it('never throws, whatever the bytes, and counts every line it refuses', () => {
+    const pieces = fc.constantFrom('EVENT', 'BEGIN', 'UPDATE', 'END', 'CATEGORY', '\t', '\n', '\r', '\x00', '\x01', '0', '1', '18446744073709551615', '-', 'n', 'c', 'S', 'I', 'T', 'L', 'P', 'l', 's', 'x', '€', '\xff');
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.array(pieces, { maxLength: 30 }).map((a) => bytes(a.join(''))), fc.uint8Array({ maxLength: 64 })), { maxLength: 8 }), (chunks) => {
+        const e = newEngine();
+        for (const c of chunks) {
+          const r = e.ingestWriter(1, c);
+          expect(r.accepted + r.rejected).toBeLessThanOrEqual(c.length + 1);
+          if (r.fatal !== undefined) expect(typeof r.fatal).toBe('string');
+        }
+        const c = e.counters;
+        expect(c.eventsReceived).toBe(c.eventsAccepted + Object.values(c.eventsRejected).reduce((a, b) => a + b, 0));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('FORMAT_STATS_WRITER', () => {
+  const payload = (conn: number, lines: string): Uint8Array => {
+    const b = Buffer.alloc(4 + Buffer.byteLength(lines));
+    b.writeUInt32LE(conn, 0);
+    b.write(lines, 4);
+    return b;
+  };
+
+  it('ingestBytes reads the connection id and hands the lines to ingestWriter, fatal included', () => {
+    const e = newEngine();
+    const lines = beginLine(1, 0, SES) + eventLine(1, CMD);
+    expect(e.ingestBytes(payload(0xfffffffe, lines), FORMAT_STATS_WRITER, 1, true)).toMatchObject({ accepted: 2, rejected: 0 });
+    // the same connection id: its BEGIN is still open
+    expect(e.ingestBytes(payload(0xfffffffe, eventLine(1, CMD)), FORMAT_STATS_WRITER, 2)).toMatchObject({ accepted: 1 });
+    // another connection does not see it
+    const r = e.ingestBytes(payload(7, eventLine(1, CMD)), FORMAT_STATS_WRITER, 3);
+    expect(r.fatal).toContain('Unknown parent event ID');
+    expect(e.counters.bytes).toBe(payload(0xfffffffe, lines).length + payload(0xfffffffe, eventLine(1, CMD)).length + payload(7, eventLine(1, CMD)).length);
+    expect(() => e.ingestBytes(new Uint8Array(3), FORMAT_STATS_WRITER)).toThrow(FramingError);
+  });
+
+  it('countBatchEvents counts the EVENT and BEGIN lines; frameBatch refuses the format', () => {
+    const lines = categoryLine('imap') + beginLine(1, 0, SES) + eventLine(1, CMD) + updateLine(1, 0, SES) + eventLine(1, CMD) + endLine(1) + 'EVENT\n' + 'EVENTS\t1\n';
+    expect(countBatchEvents(payload(1, lines), FORMAT_STATS_WRITER)).toBe(4);
+    expect(countBatchEvents(new Uint8Array(2), FORMAT_STATS_WRITER)).toBe(0);
+    expect(() => frameBatch(payload(1, lines), FORMAT_STATS_WRITER)).toThrow(FramingError);
   });
 });
