@@ -16,7 +16,7 @@
  * both to Engine.ingest of the same events as plain objects.
  */
 import { decodeUtf8, type Interner } from '../event/intern.js';
-import type { IngestPlan } from '../event/plan.js';
+import { keyIndexOf, type IngestPlan } from '../event/plan.js';
 import type { FieldValue, TallyEvent } from '../event/types.js';
 import { chainNegative, chainValue, type WriterConnection } from './writer-state.js';
 
@@ -98,15 +98,7 @@ export class WriterScanner {
   }
 
   private slotOf(b: Uint8Array, pos: number, len: number): number {
-    const plan = this.plan;
-    if (len >= plan.firstOfLen.length) return -1;
-    for (let s = (plan.firstOfLen[len] as number) - 1; s >= 0; s = (plan.nextOfLen[s] as number) - 1) {
-      const k = plan.keyBytes[s] as Uint8Array;
-      let i = 0;
-      while (i < len && k[i] === b[pos + i]) i++;
-      if (i === len) return s;
-    }
-    return -1;
+    return keyIndexOf(this.plan, b, pos, len);
   }
 
   /** The string of `len` bytes at `pos` (no escape in them), or null (invalid UTF-8). */

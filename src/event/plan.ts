@@ -100,3 +100,15 @@ export function planOf(defs: readonly MetricDef[], fieldSlots: FieldSlots): Inge
   const slots = Int32Array.from(keys, (k) => fieldSlots.slotOf(k));
   return { keys, keyBytes, slots, width: fieldSlots.size, firstOfLen, nextOfLen, categories };
 }
+
+/** The index into plan.keys of the `len` key bytes at `pos` of `b`, or -1: a key matched as bytes, no string made. */
+export function keyIndexOf(plan: IngestPlan, b: Uint8Array, pos: number, len: number): number {
+  if (len >= plan.firstOfLen.length) return -1;
+  for (let s = (plan.firstOfLen[len] as number) - 1; s >= 0; s = (plan.nextOfLen[s] as number) - 1) {
+    const k = plan.keyBytes[s] as Uint8Array;
+    let i = 0;
+    while (i < len && k[i] === b[pos + i]) i++;
+    if (i === len) return s;
+  }
+  return -1;
+}

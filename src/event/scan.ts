@@ -14,7 +14,7 @@
  * event the general way (which also words the rejection).
  */
 import { Interner, NOT_INTERNED, decodeUtf8 } from './intern.js';
-import type { IngestPlan } from './plan.js';
+import { keyIndexOf, type IngestPlan } from './plan.js';
 import type { FieldValue, TallyEvent } from './types.js';
 
 /** `load` answers: the event is in `ev`, or decode it the general way. */
@@ -293,15 +293,7 @@ export class EventScanner {
 
   /** The plan's index of the key at `pos` (`len` bytes), or -1. */
   private slotOf(b: Uint8Array, pos: number, len: number): number {
-    const plan = this.plan;
-    if (len >= plan.firstOfLen.length) return -1;
-    for (let s = (plan.firstOfLen[len] as number) - 1; s >= 0; s = (plan.nextOfLen[s] as number) - 1) {
-      const k = plan.keyBytes[s] as Uint8Array;
-      let i = 0;
-      while (i < len && k[i] === b[pos + i]) i++;
-      if (i === len) return s;
-    }
-    return -1;
+    return keyIndexOf(this.plan, b, pos, len);
   }
 
   private put(slot: number, v: FieldValue | null): void {
