@@ -85,6 +85,8 @@ export class WriterServer {
   private filterLine: string;
   private readonly maxLine: number;
   private idle: (() => void) | null = null;
+  /** where a batch is assembled before the ring copies it */
+  private scratch: Buffer = Buffer.allocUnsafeSlow(64 * 1024 + CONN_PREFIX_BYTES);
 
   constructor(
     private readonly rt: Runtime,
@@ -186,13 +188,17 @@ export class WriterServer {
     const room = this.rt.maxBatchBytes - CONN_PREFIX_BYTES;
     const total = (head?.length ?? 0) + lines.length;
     if (total <= room) {
-      // the common case: one record, one copy
-      const payload = Buffer.allocUnsafe(CONN_PREFIX_BYTES + total);
+      // the common case: one record, assembled in the scratch buffer and copied into the ring;
+      // kept in a buffer of its own only when it has to wait for room
+      const n = CONN_PREFIX_BYTES + total;
+      if (this.scratch.length < n) this.scratch = Buffer.allocUnsafeSlow(Math.max(n, this.scratch.length * 2));
+      const payload = this.scratch.subarray(0, n);
       payload.writeUInt32LE(c.id, 0);
       let off = CONN_PREFIX_BYTES;
       if (head !== null) off += head.copy(payload, off);
       lines.copy(payload, off);
-      c.queue.push(payload);
+      if (c.queue.length === 0 && this.tryHand(c, payload)) return;
+      c.queue.push(Buffer.from(payload));
     } else {
       const all = head === null ? lines : Buffer.concat([head, lines]);
       let start = 0;
@@ -211,6 +217,16 @@ export class WriterServer {
       }
     }
     this.pump(c);
+  }
+
+  /** Hands one batch from the scratch buffer straight to the ring; false when the ring has no room. */
+  private tryHand(c: WriterConn, payload: Buffer): boolean {
+    const p = this.rt.ingestTo(c.shard, payload, FORMAT_STATS_WRITER, false);
+    if (p === null) return false;
+    c.inflight++;
+    this.counters.batches++;
+    void p.then((o) => this.answered(c, o));
+    return true;
   }
 
   /** Writes queued batches while the shard's ring takes them; pauses the socket when it does not. */

@@ -18,6 +18,8 @@ export interface PendingBatch {
   /** the batch, kept until it is answered: if its shard dies, its events are counted lost */
   bytes: Uint8Array;
   format: BatchFormat;
+  /** its events, counted when it was written, for a batch whose bytes were not kept (-1: count `bytes`) */
+  events: number;
   resolve(outcome: BatchOutcome): void;
 }
 

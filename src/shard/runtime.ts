@@ -70,6 +70,7 @@ export interface RuntimeStats {
 type DeltaMessage = ShardMessage & { t: 'delta' };
 
 const packr = new Packr({ useRecords: false });
+const EMPTY = new Uint8Array(0);
 
 /**
  * Batches of at most this many bytes are coalesced: those handed over in one
@@ -270,7 +271,7 @@ export class Runtime {
         h.batches.delete(id);
         this.lostBatches++;
         // counted without decoding: the batch may be what killed the shard
-        lost += countBatchEvents(p.bytes, p.format);
+        lost += p.events >= 0 ? p.events : countBatchEvents(p.bytes, p.format);
         p.resolve({ kind: 'lost' });
       }
     }
@@ -328,7 +329,7 @@ export class Runtime {
     h.producer.tryWrite(RECORD_BATCH, id, format, bytes);
     const record = h.written++;
     return new Promise<IngestOutcome>((resolve) =>
-      h.batches.set(id, { id, record, bytes, format, resolve: (o) => resolve(outcomeOf(o)) }),
+      h.batches.set(id, { id, record, bytes, format, events: -1, resolve: (o) => resolve(outcomeOf(o)) }),
     );
   }
 
@@ -337,8 +338,11 @@ export class Runtime {
    * shard and in order, like a stats-writer connection's lines). Returns
    * null, writing nothing, when that ring has no room now: the caller keeps
    * the batch and tries again (`waitForShardSpace`), so order is kept.
+   * `keep` false: `bytes` is the caller's scratch, reused once this returns
+   * (the ring has its copy); its events are counted now instead, for the
+   * case its shard dies holding it.
    */
-  ingestTo(shard: number, bytes: Uint8Array, format: BatchFormat): Promise<IngestOutcome> | null {
+  ingestTo(shard: number, bytes: Uint8Array, format: BatchFormat, keep = true): Promise<IngestOutcome> | null {
     if (this.closing) return Promise.resolve({ status: 'closed' });
     const h = this.handles[shard % this.handles.length] as ShardHandle;
     // an open group's reserved room is not taken from under it
@@ -350,8 +354,10 @@ export class Runtime {
     if (!h.producer.tryWrite(RECORD_BATCH, id, format, bytes)) return null;
     this.seq = id;
     const record = h.written++;
+    const events = keep ? -1 : countBatchEvents(bytes, format);
+    const kept = keep ? bytes : EMPTY;
     return new Promise<IngestOutcome>((resolve) =>
-      h.batches.set(id, { id, record, bytes, format, resolve: (o) => resolve(outcomeOf(o)) }),
+      h.batches.set(id, { id, record, bytes: kept, format, events, resolve: (o) => resolve(outcomeOf(o)) }),
     );
   }
 
@@ -407,7 +413,7 @@ export class Runtime {
     const id = ++this.seq;
     const shard = h;
     const p = new Promise<IngestOutcome>((resolve) => {
-      const pending: PendingBatch = { id, record: NOT_WRITTEN, bytes, format, resolve: (o) => resolve(outcomeOf(o)) };
+      const pending: PendingBatch = { id, record: NOT_WRITTEN, bytes, format, events: -1, resolve: (o) => resolve(outcomeOf(o)) };
       shard.batches.set(id, pending);
       g.batches.push(pending);
     });
