@@ -12,6 +12,9 @@ import { chmodSync, chownSync, lstatSync, unlinkSync, type Stats } from 'node:fs
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { TallydError } from '../errors.js';
 
+/** connections waiting to be accepted (the kernel caps it at net.core.somaxconn) */
+const LISTEN_BACKLOG = 4096;
+
 export interface UnixSocketOptions {
   path: string;
   mode: number;
@@ -78,7 +81,8 @@ export async function listenUnix(opts: UnixSocketOptions, onConnection: (s: Sock
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(path, () => {
+      // every Dovecot process connects, and they start (and restart) in crowds: a deep accept queue
+      server.listen({ path, backlog: LISTEN_BACKLOG }, () => {
         server.off('error', reject);
         resolve();
       });

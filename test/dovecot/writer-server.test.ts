@@ -138,6 +138,52 @@ describe('stats-writer handshake', () => {
   });
 });
 
+/** A session of `n` commands as one Dovecot process writes it (after its handshake). */
+function session(sid: number, user: string, n: number): string {
+  let out = `BEGIN\t${sid}\t0\t0\t1600000000\t0\tSuser\t${user}\n`;
+  for (let i = 0; i < n; i++) out += `EVENT\t0\t${sid}\t0\t1600000000\t0\tl1600000000\t${10 + i}\tnimap_command_finished\tScmd_name\tNOOP\tStagged_reply_state\tOK\n`;
+  return `${out}END\t${sid}\n`;
+}
+
+async function commands(s: Server): Promise<number> {
+  return s.runtime.snapshot((snap) => snap.metrics[0]?.root.count ?? 0);
+}
+
+describe('stats-writer connections at scale and under backpressure', () => {
+  it('takes a thousand connections at once (one per Dovecot process), each counted, and forgets them when they close', async () => {
+    const path = join(dir, 'w-many');
+    const s = await serve({ dovecot_writer_socket: path });
+    const N = 1000;
+    const clients = await Promise.all(Array.from({ length: N }, () => Raw.open(path)));
+    for (const [i, c] of clients.entries()) c.socket.write(`VERSION\tstats-client\t4\t0\n${session(1, `u${i % 7}`, 3)}`);
+    await until(async () => (await commands(s)) === N * 3, 60_000, `${N * 3} commands counted`);
+    expect(await scrape(s)).toMatch(new RegExp(`tallyd_dovecot_writer_open_connections ${N}\\b`));
+    for (const c of clients) c.socket.end();
+    await until(async () => /tallyd_dovecot_writer_open_connections 0\b/.test(await scrape(s)), 30_000, 'every connection closed');
+    expect(await scrape(s)).toContain(`tallyd_dovecot_writer_connections_total ${N}`);
+  }, 120_000);
+
+  it('pauses a connection whose shard ring is full and loses nothing; a stuck writer holds up no other', async () => {
+    const path = join(dir, 'w-pressure');
+    const s = await serve({ dovecot_writer_socket: path, ring_bytes: '64k', shards: '1' });
+    // a writer stuck in the middle of a line, for the whole test
+    const stuck = await Raw.open(path);
+    stuck.socket.write('VERSION\tstats-client\t4\t0\nBEGIN\t1\t0\t0\t16000');
+    const fast = await Raw.open(path);
+    const sessions = 4000;
+    let text = 'VERSION\tstats-client\t4\t0\n';
+    for (let i = 1; i <= sessions; i++) text += session(i, `u${i % 5}`, 5);
+    expect(text.length).toBeGreaterThan(64 * 1024 * 20);
+    fast.socket.end(text);
+    await until(async () => (await commands(s)) === sessions * 5, 60_000, `${sessions * 5} commands counted`);
+    const m = await scrape(s);
+    expect(Number(/tallyd_dovecot_writer_paused_total (\d+)/.exec(m)?.[1])).toBeGreaterThan(0);
+    expect(m).not.toMatch(/tallyd_events_rejected_total\{/);
+    expect(stuck.closed).toBe(false);
+    stuck.socket.destroy();
+  }, 120_000);
+});
+
 describe('the socket file', () => {
   it('is created with dovecot_socket_mode, replaces a stale socket, and is removed on stop', async () => {
     const path = join(dir, 'w-stale');
