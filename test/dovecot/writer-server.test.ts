@@ -7,7 +7,7 @@
  * anything else refused, removed on stop.
  */
 import { lstatSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -199,6 +199,21 @@ describe('the socket file', () => {
     servers = [];
     expect(existsSync(path)).toBe(false);
     await until(() => c.closed, 10_000, 'the connection closed by the stop');
+  });
+
+  it.runIf(process.getuid?.() === 0)('is given dovecot_socket_user and dovecot_socket_group (names or ids)', async () => {
+    const path = join(dir, 'w-owner');
+    const uid = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
+    const s = await serve({ dovecot_writer_socket: path, dovecot_socket_user: 'nobody', dovecot_socket_group: '4242' });
+    const st = lstatSync(path);
+    expect(st.uid).toBe(uid);
+    expect(st.gid).toBe(4242);
+    await s.stop(() => undefined);
+    servers = [];
+    await expect(serve({ dovecot_writer_socket: path, dovecot_socket_user: 'no-such-user-here' })).rejects.toMatchObject({
+      code: 'ERR_SOCKET',
+      message: expect.stringContaining("no user 'no-such-user-here'"),
+    });
   });
 
   it('refuses a path that is not a socket, and a socket another process answers on', async () => {
