@@ -66,10 +66,13 @@ export function unescapeArg(s: string): string {
  */
 export function splitLine(buf: Buffer, start: number, end: number): string[] {
   if (end > start && buf[end - 1] === 0x0d) end--;
-  const nul = buf.indexOf(0, start);
-  if (nul !== -1 && nul < end) end = nul;
   if (end <= start) return [];
-  const text = buf.toString('utf8', start, end);
+  let text = buf.toString('utf8', start, end);
+  const nul = text.indexOf('\x00');
+  if (nul !== -1) {
+    if (nul === 0) return [];
+    text = text.slice(0, nul);
+  }
   const args = text.split('\t');
   if (text.includes('\x01')) {
     for (let i = 0; i < args.length; i++) args[i] = unescapeArg(args[i] as string);
