@@ -6,6 +6,8 @@
  * SHIP_EVERY_BATCHES batches, every SHIP_EVERY_MS, and on a flush. Under
  * load each delta costs a merge on the main thread, so fewer, larger deltas
  * cost less CPU per event; an idle ring ships at once (no added latency).
+ * Deltas that answer only stats-writer lines (no client waits on them) go
+ * out every SHIP_WRITER_EVERY_MS / SHIP_WRITER_EVERY_BATCHES instead.
  *
  * A multi record (small batches the main thread coalesced) is ingested and
  * acknowledged batch by batch: each keeps its own counts or framing error.
@@ -31,6 +33,13 @@ import {
 
 const SHIP_EVERY_BATCHES = 32;
 const SHIP_EVERY_MS = 10;
+/**
+ * Deltas that only answer stats-writer lines (nobody waits for them; a
+ * scrape or dump flushes first anyway) go out at most this often: each
+ * delta costs the main thread a structured clone and a tree merge.
+ */
+const SHIP_WRITER_EVERY_MS = 50;
+const SHIP_WRITER_EVERY_BATCHES = 256;
 const IDLE_WAIT_MS = 200;
 /**
  * A dry ring is waited on blocking the thread (Atomics.wait) for up to this
@@ -88,18 +97,24 @@ export default async function runShard(task: ShardTask): Promise<{ shard: number
     if (format !== FORMAT_STATS_WRITER || ack.fatal !== undefined || ack.internal !== undefined) awaited = true;
   };
 
+  /** under load: a client's answer within SHIP_EVERY_MS, stats-writer lines' within SHIP_WRITER_EVERY_MS */
+  const shipDue = (): boolean =>
+    awaited
+      ? acks.length >= SHIP_EVERY_BATCHES || performance.now() - lastShip >= SHIP_EVERY_MS
+      : acks.length >= SHIP_WRITER_EVERY_BATCHES || performance.now() - lastShip >= SHIP_WRITER_EVERY_MS;
+
   const hello: ShardMessage = { t: 'ready', shard, threadId };
   port.postMessage(hello);
 
   for (;;) {
     if (!ring.read(sink)) {
       // dry: answer what a client waits for at once (no added latency); stats-writer
-      // lines, which nobody waits on, within SHIP_EVERY_MS (fewer, larger deltas)
+      // lines, which nobody waits on, within SHIP_WRITER_EVERY_MS (fewer, larger deltas)
       let wait = SYNC_WAIT_MS;
       if (acks.length > 0) {
         const since = performance.now() - lastShip;
-        if (awaited || since >= SHIP_EVERY_MS) ship(null);
-        else wait = Math.max(1, Math.ceil(SHIP_EVERY_MS - since));
+        if (awaited || since >= SHIP_WRITER_EVERY_MS) ship(null);
+        else wait = Math.max(1, Math.ceil(SHIP_WRITER_EVERY_MS - since));
       }
       if (ring.closed && !ring.hasData()) {
         if (acks.length > 0) ship(null);
@@ -114,7 +129,7 @@ export default async function runShard(task: ShardTask): Promise<{ shard: number
     }
     if (sink.type === RECORD_BATCH) {
       ingestOne(sink.buffer.subarray(0, sink.length), sink.format as BatchFormat, sink.id);
-      if (acks.length >= SHIP_EVERY_BATCHES || performance.now() - lastShip >= SHIP_EVERY_MS) ship(null);
+      if (shipDue()) ship(null);
     } else if (sink.type === RECORD_MULTI) {
       // small batches coalesced by the main thread: each ingested and answered on its own
       const buf = sink.buffer;
@@ -128,7 +143,7 @@ export default async function runShard(task: ShardTask): Promise<{ shard: number
         ingestOne(buf.subarray(off, off + len), format, seq);
         off += len;
       }
-      if (acks.length >= SHIP_EVERY_BATCHES || performance.now() - lastShip >= SHIP_EVERY_MS) ship(null);
+      if (shipDue()) ship(null);
     } else if (sink.type === RECORD_CONTROL) {
       const msg = controlUnpackr.unpack(sink.buffer.subarray(0, sink.length)) as ControlMessage;
       if (msg.op === 'add') {
