@@ -70,7 +70,7 @@ export function newReaderCounters(): ReaderCounters {
 /** The self-metric families of the counters. */
 export function readerFamilies(c: ReaderCounters): SelfFamily[] {
   return [
-    { name: 'tallyd_dovecot_reader_connections', help: 'Open stats-reader connections (doveadm stats)', type: 'gauge', samples: [{ labels: {}, value: c.connections }] },
+    { name: 'tallyd_dovecot_reader_open_connections', help: 'Open stats-reader connections (doveadm stats)', type: 'gauge', samples: [{ labels: {}, value: c.connections }] },
     { name: 'tallyd_dovecot_reader_connections_total', help: 'Stats-reader connections accepted', type: 'counter', samples: [{ labels: {}, value: c.connectionsTotal }] },
     {
       name: 'tallyd_dovecot_reader_commands_total',

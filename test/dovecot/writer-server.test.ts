@@ -184,6 +184,23 @@ describe('stats-writer connections at scale and under backpressure', () => {
   }, 120_000);
 });
 
+describe('self-metrics of the sockets', () => {
+  it('are exported under their own names, none renamed to keep families apart', async () => {
+    const s = await serve({ dovecot_writer_socket: join(dir, 'w-names'), dovecot_reader_socket: join(dir, 'r-names') });
+    const text = await scrape(s);
+    for (const name of [
+      'tallyd_dovecot_writer_open_connections',
+      'tallyd_dovecot_writer_connections_total',
+      'tallyd_dovecot_reader_open_connections',
+      'tallyd_dovecot_reader_connections_total',
+      'tallyd_dovecot_reader_errors_total',
+    ]) {
+      expect(text).toMatch(new RegExp(`^${name}(\\{|\\s)`, 'm'));
+    }
+    expect(text).not.toMatch(/^tallyd_\w+_\d+_total/m);
+  });
+});
+
 describe('the socket file', () => {
   it('is created with dovecot_socket_mode, replaces a stale socket, and is removed on stop', async () => {
     const path = join(dir, 'w-stale');
