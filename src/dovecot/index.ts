@@ -6,7 +6,6 @@
 import type { IngestResult } from '../engine/engine.js';
 
 export { WriterConnection, LINE_EVENT, LINE_EVENT_VALS, LINE_OK, LINE_REJECT, MAX_CATEGORIES, MAX_DEPTH, MAX_DROPPED, MAX_OPEN_BYTES, MAX_OPEN_EVENTS } from './writer-state.js';
-export type { WriterPlan } from './writer-state.js';
 export { MAX_LINE_BYTES, splitLine, unescapeArg } from './writer-line.js';
 
 /**

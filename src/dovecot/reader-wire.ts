@@ -9,24 +9,11 @@ import { formatC2, formatFloor } from '../export/cformat.js';
 import { dumpNamePart } from '../export/dump.js';
 import type { EngineSnapshot, NodeSnapshot } from '../metrics/types.js';
 import { tabEscape } from './writer-encode.js';
+import { unescapeArg } from './writer-line.js';
 
-const UNESC: Readonly<Record<string, string>> = { '0': '\x00', '1': '\x01', t: '\t', r: '\r', n: '\n' };
 
 /** str_append_tabescaped (the one escaping of both Dovecot sockets). */
 export const readerTabEscape = tabEscape;
-
-/**
- * One argument through str_tabunescape, read as the C string it becomes:
- * `\001<c>` stands for c (0 1 t r n mapped), a trailing `\001` is dropped,
- * and the argument ends at the first NUL (`\0010`).
- */
-function unescapeArg(s: string): string {
-  if (!s.includes('\x01')) return s;
-  let out = s.replace(/\x01([\s\S]?)/g, (_, c: string) => (c === '' ? '' : (UNESC[c] ?? c)));
-  const nul = out.indexOf('\x00');
-  if (nul >= 0) out = out.slice(0, nul);
-  return out;
-}
 
 /**
  * t_strsplit_tabescaped: split on TAB, unescape each part. An empty line

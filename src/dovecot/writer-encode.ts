@@ -22,8 +22,10 @@
  * debug (e_debug, how imap sends imap_command_finished).
  */
 
-export const CLIENT_VERSION = 'VERSION\tstats-client\t4\t0\n';
-export const SERVER_VERSION = 'VERSION\tstats-server\t4\t0';
+/** the stats-client protocol's major version (Dovecot 2.3 and 2.4: 4.0) */
+export const STATS_CLIENT_MAJOR = 4;
+export const CLIENT_VERSION = `VERSION\tstats-client\t${STATS_CLIENT_MAJOR}\t0\n`;
+export const SERVER_VERSION = `VERSION\tstats-server\t${STATS_CLIENT_MAJOR}\t0`;
 export const LOG_TYPE_DEBUG = 0;
 
 /** a struct timeval */
@@ -53,20 +55,21 @@ export interface SourceEvent {
   fields: readonly Field[];
 }
 
-const NEEDS_ESCAPE = /[\x01\t\r\n]/;
-const ESCAPES = /[\x01\t\r\n]/g;
-const ESC: Record<string, string> = { '\x01': '\x011', '\t': '\x01t', '\r': '\x01r', '\n': '\x01n' };
+const NEEDS_ESCAPE = /[\x00\x01\t\r\n]/;
+const ESCAPES = /[\x00\x01\t\r\n]/g;
+const ESC: Record<string, string> = { '\x00': '\x010', '\x01': '\x011', '\t': '\x01t', '\r': '\x01r', '\n': '\x01n' };
 
-/** str_append_tabescaped (2.3.19: \001, TAB, CR, LF; a C string has no NUL to escape) */
+/**
+ * str_append_tabescaped, the one escaping of both Dovecot sockets: \001, TAB,
+ * CR, LF (2.3.19), and a NUL as \0010 (a C string has none; a JS string may,
+ * and Dovecot's unescaping reads \0010 as NUL).
+ */
 export function tabEscape(s: string): string {
-  if (s.includes('\x00')) throw new Error(`a NUL cannot cross the stats-writer protocol: ${JSON.stringify(s)}`);
   return NEEDS_ESCAPE.test(s) ? s.replace(ESCAPES, (c) => ESC[c] as string) : s;
 }
 
-/** str_tabunescape (for a whole line's field, e.g. FILTER's) */
-export function tabUnescape(s: string): string {
-  return s.includes('\x01') ? s.replace(/\x01(.)/g, (_, c: string) => ({ '0': '\x00', '1': '\x01', t: '\t', r: '\r', n: '\n' })[c] ?? c) : s;
-}
+/** str_tabunescape (the writer parser's, for a whole argument such as FILTER's) */
+export { unescapeArg as tabUnescape } from './writer-line.js';
 
 const tv = (t: Tv): string => `${t.sec}\t${t.usec}`;
 

@@ -22,11 +22,9 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { FORMAT_STATS_WRITER } from '../event/decode.js';
 import type { IngestOutcome, Runtime } from '../shard/runtime.js';
-import { tabEscape } from './writer-encode.js';
+import { SERVER_VERSION, STATS_CLIENT_MAJOR, tabEscape } from './writer-encode.js';
 import { MAX_LINE_BYTES } from './writer-line.js';
 
-export const WRITER_CLIENT_MAJOR = 4;
-export const SERVER_VERSION_LINE = `VERSION\tstats-server\t${WRITER_CLIENT_MAJOR}\t0\n`;
 const CONN_PREFIX_BYTES = 4;
 const LF = 10;
 
@@ -61,8 +59,6 @@ class WriterConn {
   /** batches waiting for room in the shard's ring, in order */
   readonly queue: Buffer[] = [];
   waiting = false;
-  /** unanswered batches */
-  inflight = 0;
   constructor(
     readonly id: number,
     readonly shard: number,
@@ -171,15 +167,15 @@ export class WriterServer {
   private handshake(c: WriterConn, line: string): boolean {
     const f = line.split('\t');
     if (f.length !== 4 || f[0] !== 'VERSION' || f[1] !== 'stats-client' || !/^\d+$/.test(f[2] ?? '') || !/^\d+$/.test(f[3] ?? '')) {
-      this.invalid(c, 'bad_handshake', `expected "VERSION\\tstats-client\\t${WRITER_CLIENT_MAJOR}\\t<minor>", got ${JSON.stringify(line.slice(0, 100))}`);
+      this.invalid(c, 'bad_handshake', `expected "VERSION\\tstats-client\\t${STATS_CLIENT_MAJOR}\\t<minor>", got ${JSON.stringify(line.slice(0, 100))}`);
       return false;
     }
-    if (Number(f[2]) !== WRITER_CLIENT_MAJOR) {
-      this.invalid(c, 'bad_version', `stats-client protocol version ${f[2]}.${f[3]} is not supported (tallyd speaks ${WRITER_CLIENT_MAJOR}.x, as Dovecot 2.3)`);
+    if (Number(f[2]) !== STATS_CLIENT_MAJOR) {
+      this.invalid(c, 'bad_version', `stats-client protocol version ${f[2]}.${f[3]} is not supported (tallyd speaks ${STATS_CLIENT_MAJOR}.x, as Dovecot 2.3)`);
       return false;
     }
     c.state = 'ready';
-    c.socket.write(SERVER_VERSION_LINE + this.filterLine);
+    c.socket.write(`${SERVER_VERSION}\n${this.filterLine}`);
     return true;
   }
 
@@ -223,7 +219,6 @@ export class WriterServer {
   private tryHand(c: WriterConn, payload: Buffer): boolean {
     const p = this.rt.ingestTo(c.shard, payload, FORMAT_STATS_WRITER, false);
     if (p === null) return false;
-    c.inflight++;
     this.counters.batches++;
     void p.then((o) => this.answered(c, o));
     return true;
@@ -247,7 +242,6 @@ export class WriterServer {
         return;
       }
       c.queue.shift();
-      c.inflight++;
       this.counters.batches++;
       void p.then((o) => this.answered(c, o));
     }
@@ -256,7 +250,6 @@ export class WriterServer {
   }
 
   private answered(c: WriterConn, o: IngestOutcome): void {
-    c.inflight--;
     if (o.status === 'ok' && o.fatal !== undefined) this.invalid(c, 'invalid_input', o.fatal);
     else if (o.status === 'lost') this.log?.warn({ conn: c.id, shard: c.shard }, 'stats-writer lines lost with a shard worker that died (counted in tallyd_events_lost_total)');
     else if (o.status === 'internal') this.log?.error({ conn: c.id, err: o.message }, 'the engine failed on stats-writer lines');

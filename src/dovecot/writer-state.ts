@@ -22,6 +22,7 @@
  * `duration` is the event's own tv_last_sent − tv_created (0 if never sent),
  * replacing any field of that name. UPDATE and END match nothing.
  */
+import type { IngestPlan } from '../event/plan.js';
 import type { FieldValue, TallyEvent } from '../event/types.js';
 import {
   R_WRITER_BAD_LINE,
@@ -58,13 +59,6 @@ export const LINE_REJECT = 2;
 /** like LINE_EVENT, with `ev.vals` filled for the plan's keys (no fields object was built) */
 export const LINE_EVENT_VALS = 3;
 
-/** What the metrics read (the engine's ingest plan): only these are looked up on the event's chain. */
-export interface WriterPlan {
-  keys: readonly string[];
-  slots: Int32Array;
-  /** whether some filter reads categories */
-  categories: boolean;
-}
 
 type Key = number | string;
 
@@ -93,7 +87,7 @@ export class WriterConnection {
   detail = '';
   fatal = false;
   /** set by the engine before each batch; null: every event is loaded with all its fields */
-  plan: WriterPlan | null = null;
+  plan: IngestPlan | null = null;
   /** the imported EVENT (not kept) */
   private readonly scratch: WriterEvent = newWriterEvent();
 
@@ -338,7 +332,7 @@ export function chainValue(key: string, parent: OpenEvent | null, global: OpenEv
 
 /** load() for the metrics' keys only: ev.vals straight from the chain, no fields object (none of them negative). */
 function loadVals(
-  plan: WriterPlan,
+  plan: IngestPlan,
   e: WriterEvent,
   parent: OpenEvent | null,
   global: OpenEvent | null,

@@ -5,12 +5,12 @@
 import type { SnapshotDepth } from '../aggregate/types.js';
 import type { MetricDef, ResolvedConfig, Settings } from '../config/types.js';
 import { ConfigError, TallydError } from '../errors.js';
-import { LINE_EVENT, LINE_EVENT_VALS, LINE_REJECT, MAX_LINE_BYTES, WriterConnection, type WriterPlan, type WriterResult } from '../dovecot/index.js';
+import { LINE_EVENT, LINE_EVENT_VALS, LINE_REJECT, MAX_LINE_BYTES, WriterConnection, type WriterResult } from '../dovecot/index.js';
 import { isEventLine, WriterScanner } from '../dovecot/writer-scan.js';
 import { BrokenLine, FORMAT_MSGPACK, FORMAT_STATS_WRITER, FramingError, frameBatch, STATS_WRITER_HEADER_BYTES, unpackOne, type BatchFormat } from '../event/decode.js';
 import { Interner } from '../event/intern.js';
 import { lastScanHadExtension, scanMsgpack } from '../event/msgpack.js';
-import { FieldSlots, planOf } from '../event/plan.js';
+import { FieldSlots, planOf, type IngestPlan } from '../event/plan.js';
 import { arrayLen, EventScanner, lastHead, SCAN_OK } from '../event/scan.js';
 import { fieldOf, newEvent, type FieldValue, type TallyEvent } from '../event/types.js';
 import { lastRejectDetail, loadEvent, REJECT_REASONS, R_INVALID_JSON, R_OK, R_WRITER_BAD_LINE } from '../event/validate.js';
@@ -75,11 +75,8 @@ export class Engine {
   private filters!: CompiledFilter[];
   private filterOf!: Int32Array;
   private hit!: Uint8Array;
-  /** the current plan's slots (what loadEvent's results are copied into) */
-  private planKeys: readonly string[];
-  private planSlots: Int32Array;
-  /** the plan as stats-writer connections read it (src/dovecot/writer-state.ts) */
-  private writerPlan: WriterPlan | null = null;
+  /** the current ingest plan: its keys and slots are what loadEvent's results are copied into */
+  private plan!: IngestPlan;
   private writerScanner!: WriterScanner;
   counters: EngineCounters;
   /** msgpack events the on-demand decoder left to msgpackr (off its common path) */
@@ -103,8 +100,6 @@ export class Engine {
   ) {
     this.settings = { dovecotCompat: config.settings.dovecotCompat, maxSubMetrics: config.settings.maxSubMetrics };
     this.fieldSlots = new FieldSlots();
-    this.planKeys = [];
-    this.planSlots = new Int32Array(0);
     const list = identified ?? config.metrics.map((def, i) => ({ id: i + 1, def }));
     this.nextId = list.reduce((m, x) => Math.max(m, x.id), 0) + 1;
     this.metrics = list.map((x) => this.compile(x.def, x.id));
@@ -141,9 +136,7 @@ export class Engine {
       this.metrics.map((m) => m.def),
       this.fieldSlots,
     );
-    this.planKeys = plan.keys;
-    this.planSlots = plan.slots;
-    this.writerPlan = { keys: plan.keys, slots: plan.slots, categories: plan.categories };
+    this.plan = plan;
     this.writerScanner = new WriterScanner(plan, this.interner, this.ev.vals as (FieldValue | null)[]);
     const vals = this.ev.vals as (FieldValue | null)[];
     for (let i = 0; i < plan.width; i++) vals[i] = null;
@@ -155,8 +148,7 @@ export class Engine {
     const ev = this.ev;
     const vals = ev.vals as (FieldValue | null)[];
     this.scanner.touchedAll();
-    const keys = this.planKeys;
-    const slots = this.planSlots;
+    const { keys, slots } = this.plan;
     for (let i = 0; i < keys.length; i++) {
       const v = fieldOf(ev, keys[i] as string);
       vals[slots[i] as number] = v === undefined ? null : v;
@@ -330,7 +322,7 @@ export class Engine {
       out.fatal = st.failed;
       return out;
     }
-    st.plan = this.writerPlan;
+    st.plan = this.plan;
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const ev = this.ev;
     const len = buf.length;

@@ -127,6 +127,9 @@ function only(reason: ReaderErrorReason): Record<ReaderErrorReason, number> {
 describe('stats-reader wire helpers', () => {
   it('tab-escapes and splits as Dovecot strescape.c does', () => {
     expect(readerTabEscape('a\tb\nc\rd\x01e')).toBe('a\x01tb\x01nc\x01rd\x011e');
+    // a NUL (a JS string may hold one) goes out as \0010, which Dovecot reads back as the end of the value
+    expect(readerTabEscape('x\x00y')).toBe('x\x010y');
+    expect(splitTabEscaped(readerTabEscape('x\x00y'))).toEqual(['x']);
     expect(splitTabEscaped('')).toEqual([]);
     expect(splitTabEscaped('\t')).toEqual(['', '']);
     expect(splitTabEscaped('A\tx\x01ty\tz\x01')).toEqual(['A', 'x\ty', 'z']);
