@@ -124,7 +124,7 @@
       el('h3', {}, name, ' ', el('small', { id: `${id}-summary` })),
       el('div', { class: 'pair' }, el('div', { class: 'chart', id: `${id}-eps` }), el('div', { class: 'chart', id: `${id}-pct` })),
       el('label', {}, 'percentiles of ', select),
-      el('table', { class: 'subs' }, el('thead', {}, el('tr', {}, ...['series', 'count', 'events/s', 'events/s (1 min)', 'p50', 'p95', 'p99'].map((h) => el('th', {}, h)))), el('tbody', {})),
+      el('table', { class: 'subs', id: `${id}-subs` }, el('thead', {}, el('tr', {}, ...['series', 'count', 'events/s', 'events/s (1 min)', 'p50', 'p95', 'p99'].map((h) => el('th', {}, h)))), el('tbody', {})),
     );
     $('metrics').append(box);
     return box;
@@ -157,7 +157,7 @@
       [xs(), ...['p50', 'p95', 'p99'].map((f) => pts.map((q) => seriesOf(q, pick)?.[f] ?? null))],
       'µs',
     );
-    box.querySelector('tbody').replaceChildren(
+    $(`${id}-subs`).tBodies[0].replaceChildren(
       ...shown.map((s) => el('tr', {}, ...[s.name, s.count.toLocaleString('en'), num(s.eps), num(s.eps60), num(s.p50), num(s.p95), num(s.p99)].map((v) => el('td', {}, v)))),
     );
   }
