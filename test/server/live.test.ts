@@ -147,6 +147,37 @@ describe.each(TRANSPORTS)('the live stream over $name', (transport) => {
   });
 });
 
+describe.each(TRANSPORTS)('the live stream and the server over $name', (transport) => {
+  it('shows a shard death among the recent errors, and the restart in the shard figures', async () => {
+    const r = await start(transport);
+    const c = await SseClient.open(r.url);
+    try {
+      await until(() => c.points().length >= 1, 10_000, 'a first point');
+      const rt = r.server.runtime;
+      let victim = rt.piscina.threads.find((t) => t.threadId === rt.threadIds[0]);
+      await until(() => (victim = rt.piscina.threads.find((t) => t.threadId === rt.threadIds[0])) !== undefined, 20_000, "shard 0's worker");
+      await victim?.terminate();
+      await until(() => c.last().shards[0].restarts === 1, 20_000, 'the restart in a point');
+      const recent = c.all('point').filter((p) => p.recent !== undefined).pop()?.recent ?? [];
+      const death = recent.find((e: any) => e.source === 'shard');
+      expect(death).toMatchObject({ level: 'error', count: 1 });
+      expect(death.message).toMatch(/^shard 0 worker died \(.*\); restarting it$/);
+    } finally {
+      c.close();
+      await stop(r);
+    }
+  });
+
+  it('ends the open streams when the server stops, and the stop completes', async () => {
+    const r = await start(transport);
+    const c = await SseClient.open(r.url);
+    await until(() => c.points().length >= 1, 10_000, 'a first point');
+    await stop(r);
+    await until(() => c.ended, 10_000, 'the stream to end');
+    expect(r.server.app.live.clientCount).toBe(0);
+  });
+});
+
 describe.each(TRANSPORTS)('the live stream outside trusted_networks over $name', (transport) => {
   let outside: Running;
   beforeAll(async () => {
