@@ -8,7 +8,15 @@ import { Server as NetServer, type Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { TallydError } from '../src/errors.js';
 import type { App } from '../src/server/app.js';
-import { STATUS_TEXT, type Begin, type ConnectionLimits, type HttpResponse, type Listener, type RequestHead } from '../src/server/types.js';
+import {
+  STATUS_TEXT,
+  type Begin,
+  type ConnectionLimits,
+  type HttpResponse,
+  type Listener,
+  type RequestHead,
+  type StreamOut,
+} from '../src/server/types.js';
 
 export interface NativeFreeOptions {
   /** a request must arrive whole within this (slowloris guard), ms; default request_timeout */
@@ -61,6 +69,32 @@ function internalError(e: unknown): HttpResponse {
   };
 }
 
+/** A response that stays open (server-sent events): headers now, chunks as the App writes them. */
+function openStream(req: IncomingMessage, res: ServerResponse, b: Begin & { kind: 'stream' }): void {
+  if (req.method === 'HEAD') {
+    send(res, { status: 200, headers: b.headers, body: '' });
+    return;
+  }
+  let open = true;
+  const closers: (() => void)[] = [];
+  res.once('close', () => {
+    if (!open) return;
+    open = false;
+    for (const f of closers) f();
+  });
+  res.writeHead(200, STATUS_TEXT[200] ?? '', b.headers);
+  res.flushHeaders();
+  const out: StreamOut = {
+    write: (chunk) => (open && !res.destroyed ? res.write(chunk) : false),
+    end: () => {
+      if (open) res.end();
+    },
+    onClose: (f) => closers.push(f),
+    onDrain: (f) => res.on('drain', f),
+  };
+  b.open(out);
+}
+
 function handle(app: App, req: IncomingMessage, res: ServerResponse): void {
   const socket = req.socket;
   const n = (inFlight.get(socket) ?? 0) + 1;
@@ -93,6 +127,11 @@ function handle(app: App, req: IncomingMessage, res: ServerResponse): void {
   if (b.kind === 'respond') {
     req.resume();
     send(res, b.response);
+    return;
+  }
+  if (b.kind === 'stream') {
+    req.resume();
+    openStream(req, res, b);
     return;
   }
   // Over the limit the 413 goes out at once and the rest of the body is read

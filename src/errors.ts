@@ -21,6 +21,7 @@ export const ErrorCodes = {
   ERR_HTTP_UNAUTHORIZED: 'the peer is outside trusted_networks',
   ERR_HTTP_NOT_FOUND: 'no such route',
   ERR_HTTP_METHOD: 'the route does not take that method',
+  ERR_HTTP_BUSY: 'too many live pages are open, or tallyd is shutting down',
   ERR_SERVER_LISTEN: 'the server cannot listen on its address (in use, or not an address of this host)',
   ERR_SOCKET: 'a Dovecot socket cannot be created (the path is not a socket, is in use, or its owner or mode cannot be set)',
   ERR_CLI_USAGE: 'the command line is wrong',

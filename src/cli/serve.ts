@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { defaultConfig, loadConfigFile } from '../config/index.js';
@@ -60,6 +61,7 @@ export const serveCommand: Command = {
       version: tallydVersion(),
       nativeFree: values['native-free'],
       logger,
+      ...(values.config !== undefined ? { configFile: resolvePath(values.config) } : {}),
     });
     const { listener } = server;
     logger.info(

@@ -17,10 +17,13 @@ import {
   type SelfFamily,
 } from '../export/index.js';
 import type { EngineSnapshot } from '../metrics/types.js';
-import type { Runtime } from '../shard/runtime.js';
+import type { IngestOutcome, Runtime } from '../shard/runtime.js';
 import { displayPeer, NetworkList } from './access.js';
-import { renderIndex } from './html.js';
 import { outcomeResponse, StreamSession } from './ingest.js';
+import { asset } from './live/assets.js';
+import { LiveHub } from './live/hub.js';
+import { renderIndex } from './live/page.js';
+import { RecentLog } from './live/recent.js';
 import { negotiateExposition, wantsGzip } from './negotiate.js';
 import { fail, json, text } from './respond.js';
 import { jsonFamilies, newServerCounters, serverFamilies, type ServerCounters } from './self.js';
@@ -41,6 +44,10 @@ export interface AppOptions {
   version: string;
   /** which server runs the app, shown on `/` */
   transport: string;
+  /** the config file, shown on `/` (null: built-in defaults) */
+  configFile?: string | null;
+  /** recent warnings and errors shown on `/` (shard deaths are noted by whoever sees them) */
+  recent?: RecentLog;
 }
 
 /** Self-metric families of other parts of the process (the Dovecot sockets), added to every scrape. */
@@ -60,7 +67,10 @@ export class App {
   readonly familySources: FamilySource[] = [];
   readonly startTime: number;
   readiness: Readiness;
-  private rate: { t: number; accepted: number; eps: number };
+  private readonly configFile: string | null;
+  readonly recent: RecentLog;
+  /** `GET /v1/live`, the event stream of the page at `/` */
+  readonly live: LiveHub;
 
   constructor(opts: AppOptions) {
     this.cfg = opts.config;
@@ -74,9 +84,18 @@ export class App {
     this.counters = newServerCounters();
     this.startTime = Date.now() / 1000;
     this.readiness = 'starting';
-    this.rate = { t: performance.now(), accepted: 0, eps: 0 };
+    this.configFile = opts.configFile ?? null;
+    this.recent = opts.recent ?? new RecentLog();
+    this.live = new LiveHub({
+      runtime: this.rt,
+      recent: this.recent,
+      info: () => ({ ...this.pageInfo(), metrics: this.rt.metricDefs().length }),
+      open: () => this.readiness !== 'draining',
+    });
     this.routes = [
       [/^\/$/, { access: 'trusted', methods: { GET: () => this.index() } }],
+      [/^\/v1\/live$/, { access: 'trusted', methods: { GET: () => this.live.stream() } }],
+      [/^\/assets\/([^/]+)$/, { access: 'trusted', methods: { GET: (_r, p) => asset(p[0] ?? '') ?? fail(404, 'ERR_HTTP_NOT_FOUND', `no asset ${p[0]}`) } }],
       [/^\/livez$/, { access: 'public', methods: { GET: () => text(200, 'ok\n') } }],
       [/^\/readyz$/, { access: 'public', methods: { GET: () => this.ready() } }],
       [/^\/v1\/events$/, { access: 'ingest', methods: { POST: (r) => this.ingest(r) } }],
@@ -202,7 +221,9 @@ export class App {
     }
     const q = new URLSearchParams(req.query);
     const ack = q.get('ack') === '1' || q.get('ack') === 'true';
-    return { ok: true, session: new StreamSession(this.rt, ack, this.maxMessageBytes, this.counters) };
+    const via = `WebSocket from ${displayPeer(req.peer)}`;
+    const note = (o: IngestOutcome): void => this.recent.noteOutcome(o, via);
+    return { ok: true, session: new StreamSession(this.rt, ack, this.maxMessageBytes, this.counters, note) };
   }
 
   // ---- routes ----------------------------------------------------------
@@ -227,7 +248,9 @@ export class App {
       tooLarge: () => fail(413, 'ERR_INGEST_TOO_LARGE', this.tooLargeMessage()),
       finish: async (body) => {
         this.counters.httpBatches++;
-        return outcomeResponse(await this.rt.ingest(body, format));
+        const o = await this.rt.ingest(body, format);
+        if (o.status !== 'ok' || o.rejected > 0) this.recent.noteOutcome(o, `HTTP from ${displayPeer(req.peer)}`);
+        return outcomeResponse(o);
       },
     };
   }
@@ -336,26 +359,21 @@ export class App {
     return fail(404, 'ERR_METRIC_NOT_FOUND', `metrics '${name}' not found`);
   }
 
+  private pageInfo() {
+    return {
+      version: this.version,
+      transport: this.transport,
+      listen: `${this.cfg.settings.listen.host}:${this.cfg.settings.listen.port}`,
+      configFile: this.configFile,
+      readiness: this.readiness,
+      startTime: this.startTime,
+      shards: this.rt.shardCount,
+    };
+  }
+
   private async index(): Promise<HttpResponse> {
     const accepted = await this.rt.snapshot((s) => s.counters.eventsAccepted);
-    const now = performance.now();
-    if (now - this.rate.t >= 1000) {
-      this.rate = { t: now, accepted, eps: ((accepted - this.rate.accepted) * 1000) / (now - this.rate.t) };
-    }
-    return text(
-      200,
-      renderIndex({
-        version: this.version,
-        transport: this.transport,
-        listen: `${this.cfg.settings.listen.host}:${this.cfg.settings.listen.port}`,
-        readiness: this.readiness,
-        startTime: this.startTime,
-        shards: this.rt.shardCount,
-        metrics: this.rt.metricDefs(),
-        eventsPerSecond: this.rate.eps,
-        eventsAccepted: accepted,
-      }),
-      'text/html; charset=utf-8',
-    );
+    const page = renderIndex({ ...this.pageInfo(), metrics: this.rt.metricDefs(), eventsAccepted: accepted });
+    return text(200, page, 'text/html; charset=utf-8');
   }
 }

@@ -77,8 +77,10 @@ export class StreamSession implements WsSession {
   private queuedBytes: number;
   private tail: Promise<unknown>;
   private closed: boolean;
+  /** told of every message's outcome that is not clean (rejections, refusals) */
+  private readonly note: ((o: IngestOutcome) => void) | undefined;
 
-  constructor(runtime: Runtime, ack: boolean, maxMessageBytes: number, counters: IngestCounters) {
+  constructor(runtime: Runtime, ack: boolean, maxMessageBytes: number, counters: IngestCounters, note?: (o: IngestOutcome) => void) {
     this.runtime = runtime;
     this.ack = ack;
     this.maxMessageBytes = maxMessageBytes;
@@ -88,6 +90,7 @@ export class StreamSession implements WsSession {
     this.queuedBytes = 0;
     this.tail = Promise.resolve();
     this.closed = false;
+    this.note = note;
     counters.wsConnections++;
   }
 
@@ -121,6 +124,7 @@ export class StreamSession implements WsSession {
       // backpressure: this connection waits (and stops being served) until a ring has room
       if (await this.runtime.waitForSpace(data.length, WS_SPACE_WAIT_MS)) o = await this.runtime.ingest(data, format);
     }
+    if (this.note !== undefined && (o.status !== 'ok' || o.rejected > 0)) this.note(o);
     switch (o.status) {
       case 'ok':
         return this.ack ? [JSON.stringify({ seq, accepted: o.accepted, rejected: o.rejected, errors: o.errors })] : [];

@@ -9,6 +9,7 @@ import type { ResolvedConfig } from '../config/types.js';
 import { startDovecotSockets, type DovecotSockets } from '../dovecot/service.js';
 import { Runtime } from '../shard/runtime.js';
 import { App } from './app.js';
+import { RecentLog } from './live/recent.js';
 import { loadNativeUws } from './native.js';
 import type { Listener } from './types.js';
 import { listenUws } from './uws.js';
@@ -18,6 +19,8 @@ export interface ServerOptions {
   version: string;
   nativeFree?: boolean;
   logger?: Logger;
+  /** the config file read (shown on `/`); absent: built-in defaults */
+  configFile?: string;
 }
 
 export interface Server {
@@ -34,9 +37,13 @@ export interface Server {
 
 export async function startServer(opts: ServerOptions): Promise<Server> {
   const { config, logger } = opts;
+  const recent = new RecentLog();
   const runtime = await Runtime.start({
     config,
-    onShardExit: (shard, err) => logger?.error({ shard, err }, 'shard worker died; restarting it'),
+    onShardExit: (shard, err) => {
+      logger?.error({ shard, err }, 'shard worker died; restarting it');
+      recent.add('error', 'shard', `shard ${shard} worker died (${(err as Error)?.message ?? String(err)}); restarting it`);
+    },
   });
   let kind: 'uws' | 'native-free' = 'native-free';
   let uws: ReturnType<typeof loadNativeUws> | null = null;
@@ -45,7 +52,14 @@ export async function startServer(opts: ServerOptions): Promise<Server> {
     if ('uws' in uws) kind = 'uws';
     else logger?.warn({ err: uws.error.message }, 'the native uWebSockets.js binary did not load; serving with node:http (native-free)');
   }
-  const app = new App({ config, runtime, version: opts.version, transport: kind === 'uws' ? 'uWebSockets.js' : 'node:http (native-free)' });
+  const app = new App({
+    config,
+    runtime,
+    version: opts.version,
+    transport: kind === 'uws' ? 'uWebSockets.js' : 'node:http (native-free)',
+    configFile: opts.configFile ?? null,
+    recent,
+  });
   const { host, port } = config.settings.listen;
   let listener: Listener;
   try {
@@ -75,6 +89,7 @@ export async function startServer(opts: ServerOptions): Promise<Server> {
     stop<T>(render: (snap: import('../metrics/types.js').EngineSnapshot) => T): Promise<T> {
       if (stopping === null) {
         app.readiness = 'draining';
+        app.live.close();
         // WebSockets stay open through the drain, so the acks of what they sent still reach them
         stopping = Promise.all([listener.close(), dovecot.close()]).then(async () => {
           try {

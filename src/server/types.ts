@@ -27,7 +27,23 @@ export interface HttpResponse {
 export type Begin =
   | { kind: 'respond'; response: HttpResponse }
   /** read the body (at most `limit` bytes, else answer `tooLarge`), then call `finish` */
-  | { kind: 'body'; limit: number; finish(body: Buffer): Promise<HttpResponse>; tooLarge(): HttpResponse };
+  | { kind: 'body'; limit: number; finish(body: Buffer): Promise<HttpResponse>; tooLarge(): HttpResponse }
+  /** answer `headers` now and keep the response open: `open` writes to it (server-sent events) */
+  | { kind: 'stream'; headers: Record<string, string>; open(out: StreamOut): void };
+
+/** A response that stays open (status 200, no length): what a `stream` Begin writes to. */
+export interface StreamOut {
+  /**
+   * Sends a chunk; false when the client is not keeping up (the chunk is
+   * buffered, and `onDrain` tells when it has gone out).
+   */
+  write(chunk: string): boolean;
+  /** ends the response (and the connection's turn); idempotent */
+  end(): void;
+  /** told once when the response ends, by `end` or by the client going away */
+  onClose(fn: () => void): void;
+  onDrain(fn: () => void): void;
+}
 
 /** One accepted WebSocket connection. */
 export interface WsSession {

@@ -7,7 +7,7 @@
 import { TallydError } from '../errors.js';
 import type { App } from './app.js';
 import type { Uws } from './native.js';
-import { STATUS_TEXT, type Begin, type HttpResponse, type Listener, type RequestHead, type WsSession } from './types.js';
+import { STATUS_TEXT, type Begin, type HttpResponse, type Listener, type RequestHead, type StreamOut, type WsSession } from './types.js';
 
 type UwsResponse = import('uWebSockets.js').HttpResponse;
 type UwsRequest = import('uWebSockets.js').HttpRequest;
@@ -17,6 +17,8 @@ interface Conn {
   done: boolean;
   /** a HEAD request: the headers of the GET answer, no body */
   head?: boolean;
+  /** told when the client goes away (a stream that is still open) */
+  aborted?: () => void;
 }
 
 const STATUS_LINES = new Map<number, string>();
@@ -153,6 +155,52 @@ function readBody(app: App, res: UwsResponse, conn: Conn, begin: Begin & { kind:
   }
 }
 
+/** A response that stays open (server-sent events): headers now, chunks as the App writes them. */
+function openStream(res: UwsResponse, conn: Conn, b: Begin & { kind: 'stream' }): void {
+  if (conn.done) return;
+  if (conn.head === true) {
+    send(res, conn, { status: 200, headers: b.headers, body: '' });
+    return;
+  }
+  // from here on the stream owns the response: send() must not touch it
+  conn.done = true;
+  let open = true;
+  const closers: (() => void)[] = [];
+  const drains: (() => void)[] = [];
+  const closed = (): void => {
+    if (!open) return;
+    open = false;
+    for (const f of closers) f();
+  };
+  conn.aborted = closed;
+  res.onWritable(() => {
+    for (const f of drains) f();
+    return true;
+  });
+  res.cork(() => {
+    res.writeStatus(statusLine(200));
+    for (const k in b.headers) res.writeHeader(k, b.headers[k] as string);
+  });
+  const out: StreamOut = {
+    write: (chunk) => {
+      if (!open) return false;
+      let ok = false;
+      res.cork(() => {
+        ok = res.write(chunk);
+      });
+      return ok;
+    },
+    end: () => {
+      if (!open) return;
+      res.cork(() => res.end());
+      closed();
+    },
+    onClose: (f) => closers.push(f),
+    onDrain: (f) => drains.push(f),
+  };
+  b.open(out);
+}
+
 function internalError(e: unknown): HttpResponse {
   return {
     status: 500,
@@ -235,6 +283,7 @@ export function listenUws(uws: Uws, app: App, host: string, port: number): Promi
     const conn: Conn = { done: false };
     res.onAborted(() => {
       conn.done = true;
+      conn.aborted?.();
     });
     const h = head(res, req);
     conn.head = h.method === 'HEAD';
@@ -254,6 +303,7 @@ export function listenUws(uws: Uws, app: App, host: string, port: number): Promi
       );
     } else if ('kind' in b) {
       if (b.kind === 'respond') send(res, conn, b.response);
+      else if (b.kind === 'stream') openStream(res, conn, b);
       else readBody(app, res, conn, b, declared);
     } else send(res, conn, b);
   });

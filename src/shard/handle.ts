@@ -59,6 +59,8 @@ export class ShardHandle {
   readonly flushes: Map<number, PendingFlush>;
   threadId: number;
   restarts: number;
+  /** events this shard accepted (from its acks), for the live page's per-shard rate */
+  accepted: number;
   /** set while a reset waits for this shard's marker: later deltas wait too */
   passedMarker: boolean;
   alive: boolean;
@@ -74,6 +76,7 @@ export class ShardHandle {
     this.flushes = new Map();
     this.threadId = -1;
     this.restarts = 0;
+    this.accepted = 0;
     this.passedMarker = false;
     this.alive = false;
     this.group = null;

@@ -56,7 +56,8 @@ export type IngestOutcome =
   | { status: 'closed' };
 
 export interface RuntimeStats {
-  shards: { index: number; ringUsed: number; ringCapacity: number; restarts: number; pending: number; taken: number }[];
+  /** accepted: events the shard accepted (acknowledged batches) */
+  shards: { index: number; ringUsed: number; ringCapacity: number; restarts: number; pending: number; taken: number; accepted: number }[];
   busyRefusals: number;
   restarts: number;
   lostBatches: number;
@@ -247,6 +248,7 @@ export class Runtime {
       const p = h.batches.get(ack.id);
       if (p === undefined) continue;
       h.batches.delete(ack.id);
+      h.accepted += ack.accepted;
       if (ack.internal !== undefined) this.internalErrors++;
       p.resolve({ kind: 'ack', ack });
     }
@@ -614,6 +616,7 @@ export class Runtime {
         restarts: h.restarts,
         pending: h.batches.size,
         taken: h.readCount(),
+        accepted: h.accepted,
       })),
       busyRefusals: this.busyRefusals,
       restarts: this.handles.reduce((s, h) => s + h.restarts, 0),
