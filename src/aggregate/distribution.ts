@@ -1,5 +1,5 @@
 /**
- * One field's statistics at one node (SPEC 5.4). Two kinds behind one class:
+ * One field's statistics at one node (docs/contract.md §5.4). Two kinds behind one class:
  * up to INLINE_MAX values are kept exactly in the stats array (which grows by
  * doubling from 8); the next value promotes the distribution to an
  * hdr-histogram-js Int32Histogram of the fixed geometry, whose counts are

@@ -1,5 +1,5 @@
 /**
- * Combining snapshots (SPEC 6): counts, sums and histogram counts add, min/max
+ * Combining snapshots (docs/contract.md §6): counts, sums and histogram counts add, min/max
  * combine, mean/M2 by the parallel formula (Chan et al.). Inputs are never
  * mutated; hist arrays are shared read-only between snapshots.
  */

@@ -1,6 +1,6 @@
 /**
  * A distribution that is merged into, many times: the main thread's state
- * (SPEC 6). Adding a shard delta costs the delta's size, not the
+ * (docs/contract.md §6). Adding a shard delta costs the delta's size, not the
  * accumulated state's: up to INLINE_MAX values it keeps every value, past
  * that a dense counts array of the fixed geometry, added into in place. It
  * reads as a DistSnapshot (exporters call statOf on it); its `hist` is built

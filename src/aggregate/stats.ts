@@ -1,5 +1,5 @@
 /**
- * The dump figures of a snapshot (SPEC 5.4). Numbers only; formatting is the
+ * The dump figures of a snapshot (docs/contract.md §5.4). Numbers only; formatting is the
  * exporters' business.
  */
 import { bucketValueAt } from './buckets.js';

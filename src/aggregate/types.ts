@@ -1,5 +1,5 @@
 /**
- * Snapshot of one distribution (SPEC 5.4): plain data, structured-clonable,
+ * Snapshot of one distribution (docs/contract.md §5.4): plain data, structured-clonable,
  * mergeable. Produced by `Distribution.snapshot`, combined by `mergeDist`.
  */
 export interface DistSnapshot {

@@ -1,5 +1,5 @@
 /**
- * The client side of the HTTP API (SPEC 7) for the commands that talk to a
+ * The client side of the HTTP API (docs/contract.md §7) for the commands that talk to a
  * running server (`stats`, `load`, `replay`): where the server is, one
  * request with clear errors, and the server's error shape.
  */

@@ -1,5 +1,5 @@
 /**
- * `tallyd load` (SPEC 9): a bounded load generator. Batches of realistic mail
+ * `tallyd load` (docs/contract.md §9): a bounded load generator. Batches of realistic mail
  * events, generated from a seed and encoded once, go to a server over HTTP
  * (`POST /v1/events`) or WebSocket (`/v1/events/stream?ack=1`); a progress
  * line on a terminal, then a report (text or JSON) of what was sent,
@@ -103,7 +103,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Encodes `pool` distinct batches of `size` events (and a shorter tail batch if needed). */
 function buildPool(plan: LoadPlan): { pool: Buffer[]; tail: Buffer | null } {
   const gen = new MailEventGenerator({ seed: plan.seed, users: plan.users });
-  // plain msgpack maps, no record extension: what any producer sends (SPEC 2.3)
+  // plain msgpack maps, no record extension: what any producer sends (docs/contract.md §2.3)
   const packr = new Packr({ useRecords: false });
   const encode = (events: unknown[]): Buffer =>
     plan.format === 'msgpack' ? packr.pack(events) : Buffer.from(JSON.stringify(events));

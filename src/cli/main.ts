@@ -1,5 +1,5 @@
 /**
- * `tallyd` command line (SPEC 9): dispatches to one module per command.
+ * `tallyd` command line (docs/contract.md §9): dispatches to one module per command.
  */
 import { CliError, type Command } from './common.js';
 import { tallydVersion } from './version.js';

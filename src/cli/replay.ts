@@ -1,5 +1,5 @@
 /**
- * `tallyd replay` (SPEC 9): sends the events of a file (NDJSON, such as a
+ * `tallyd replay` (docs/contract.md §9): sends the events of a file (NDJSON, such as a
  * Dovecot event-exporter log, or a JSON array) to a running server in
  * batches, as JSON arrays, in file order, and reports what was accepted and
  * rejected.

@@ -1,6 +1,6 @@
 /**
- * `tallyd stats dump|add|remove` (SPEC 9): `doveadm stats` against a running
- * server's HTTP API (SPEC 7).
+ * `tallyd stats dump|add|remove` (docs/contract.md §9): `doveadm stats` against a running
+ * server's HTTP API (docs/contract.md §7).
  */
 import { parseArgs } from 'node:util';
 import { CliError, type Command } from './common.js';

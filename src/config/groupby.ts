@@ -2,7 +2,7 @@
  * group_by in Dovecot 2.3's string syntax (also what `stats add --group-by`
  * takes): `cmd_name duration:exponential:1:5:10 size:linear:100:1000:100
  * user:discrete:%L{domain}`, with Dovecot's error strings plus the holes
- * tallyd closes (SPEC 3).
+ * tallyd closes (docs/contract.md §3).
  */
 import { ConfigError } from '../errors.js';
 import type { SourcePos } from '../errors.js';

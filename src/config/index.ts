@@ -1,4 +1,4 @@
-/** Configuration: Dovecot-syntax files → a frozen ResolvedConfig (SPEC 3). */
+/** Configuration: Dovecot-syntax files → a frozen ResolvedConfig (docs/contract.md §3). */
 import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';

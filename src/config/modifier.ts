@@ -1,5 +1,5 @@
 /**
- * Discrete group_by modifiers (SPEC 5.2): templates over `%{value}` and
+ * Discrete group_by modifiers (docs/contract.md §5.2): templates over `%{value}` and
  * `%{domain}`, `%L{…}` / `%U{…}` case folding, and the 2.4 pipe form
  * `%{value | domain | lower}`. Literal text is kept; `%%` is a literal `%`.
  */

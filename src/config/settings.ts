@@ -1,5 +1,5 @@
 /**
- * tallyd's own top-level settings (SPEC 3): defaults, parsing, overrides.
+ * tallyd's own top-level settings (docs/contract.md §3): defaults, parsing, overrides.
  */
 import { availableParallelism } from 'node:os';
 import ipaddr from 'ipaddr.js';

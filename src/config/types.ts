@@ -1,5 +1,5 @@
 /**
- * The resolved, frozen configuration (SPEC 3). Everything here is plain data
+ * The resolved, frozen configuration (docs/contract.md §3). Everything here is plain data
  * (structured-clonable): metric definitions are sent to shard workers as is.
  */
 import type { SourcePos } from '../errors.js';

@@ -18,7 +18,7 @@ import type { CompiledFilter } from '../filter/index.js';
 import { Metric } from '../metrics/metric.js';
 import type { EngineCounters, EngineSnapshot, NodeSnapshot } from '../metrics/types.js';
 
-/** At most this many per-event errors are reported per batch (SPEC 6). */
+/** At most this many per-event errors are reported per batch (docs/contract.md §6). */
 export const MAX_REPORTED_ERRORS = 10;
 
 export interface EventError {
@@ -32,7 +32,7 @@ export interface IngestResult {
   errors: EventError[];
 }
 
-/** What a shard recorded since its last delta (SPEC 6): shipped to the main thread. */
+/** What a shard recorded since its last delta (docs/contract.md §6): shipped to the main thread. */
 export interface MetricDelta {
   id: number;
   root: NodeSnapshot | null;
@@ -391,7 +391,7 @@ export class Engine {
     };
   }
 
-  /** Zeroes every figure; sub-metrics are kept (SPEC 5.2). */
+  /** Zeroes every figure; sub-metrics are kept (docs/contract.md §5.2). */
   reset(): void {
     for (const m of this.metrics) m.reset();
   }

@@ -1,5 +1,5 @@
 /**
- * Batch framing (SPEC 2.3): msgpack (a concatenation of values, each an event
+ * Batch framing (docs/contract.md §2.3): msgpack (a concatenation of values, each an event
  * or an array of events), JSON (an event or an array) and NDJSON (one event
  * per line, each line framed on its own).
  */
@@ -63,7 +63,7 @@ function readableBytes(bytes: Uint8Array): Uint8Array {
 
 export interface FrameOptions {
   /**
-   * msgpack from the network: plain msgpack only (SPEC 2.3), checked by
+   * msgpack from the network: plain msgpack only (docs/contract.md §2.3), checked by
    * scanMsgpack before msgpackr reads it (complete values, no 0xc1, no
    * msgpackr extensions such as records, nesting at most MAX_DEPTH). Without
    * it, whatever msgpackr decodes is taken (`tallyd aggregate` on files).

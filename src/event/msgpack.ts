@@ -1,5 +1,5 @@
 /**
- * A structural check of a msgpack batch before msgpackr decodes it (SPEC 2.3:
+ * A structural check of a msgpack batch before msgpackr decodes it (docs/contract.md §2.3:
  * plain msgpack only). One pass over the bytes, no allocation, no recursion:
  *
  * - every value is complete (a length never points past the end), so a header

@@ -1,5 +1,5 @@
 /**
- * The event as the aggregation pipeline sees it (SPEC 2.1).
+ * The event as the aggregation pipeline sees it (docs/contract.md §2.1).
  *
  * One `TallyEvent` object is reused per shard for every event it processes
  * (fixed shape, no per-event allocation): never keep a reference to it.
@@ -7,7 +7,7 @@
 export type FieldValue = string | number | readonly string[];
 
 export interface TallyEvent {
-  /** event name (SPEC 2.1 `event`, alias `name`) */
+  /** event name (docs/contract.md §2.1 `event`, alias `name`) */
   name: string;
   /** categories, or undefined when the event has none */
   categories: readonly string[] | undefined;
@@ -17,7 +17,7 @@ export interface TallyEvent {
    * `fieldOf`, which ignores inherited properties (`constructor`, `__proto__`).
    */
   fields: Readonly<Record<string, unknown>> | undefined;
-  /** duration in microseconds (SPEC 2.2), an integer */
+  /** duration in microseconds (docs/contract.md §2.2), an integer */
   duration: number;
   /** whether the duration or a field is a negative number (recorded as 0 in histograms) */
   negative: boolean;

@@ -1,5 +1,5 @@
 /**
- * Event validation (SPEC 2.1, 2.2, 2.3): loads one decoded value into the
+ * Event validation (docs/contract.md §2.1, 2.2, 2.3): loads one decoded value into the
  * reused TallyEvent, or says why it is rejected. Never throws, never
  * allocates for a valid event.
  */

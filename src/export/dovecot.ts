@@ -1,5 +1,5 @@
 /**
- * `openmetrics_style = dovecot` (SPEC 8.3, notes §7): the layout of Dovecot's
+ * `openmetrics_style = dovecot` (docs/contract.md §8.3): the layout of Dovecot's
  * OpenMetrics exporter — every node, intermediate levels included; the root
  * as `_count` / `_duration_seconds_sum` / `_<field>_sum` when the metric has
  * group_by; a histogram per parent of the last level when only that level is

@@ -1,5 +1,5 @@
 /**
- * The `doveadm stats dump` table (SPEC 8.5, notes §6.1).
+ * The `doveadm stats dump` table (docs/contract.md §8.5).
  */
 import { parsePercent, percentileOf, statOf } from '../aggregate/index.js';
 import type { DistSnapshot } from '../aggregate/types.js';

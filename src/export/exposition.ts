@@ -1,6 +1,6 @@
 /**
  * Serializes the family model as OpenMetrics 1.0.0 or as its Prometheus
- * text 0.0.4 twin (notes §9): same samples, different metadata.
+ * text 0.0.4 twin (docs/contract.md §8.2): same samples, different metadata.
  */
 import { formatSample } from './cformat.js';
 import type { Family, LabelSet } from './family.js';

@@ -1,5 +1,5 @@
 /**
- * Export formats (SPEC 8): dump table, OpenMetrics (strict or dovecot style),
+ * Export formats (docs/contract.md §8): dump table, OpenMetrics (strict or dovecot style),
  * Prometheus text 0.0.4 and KumoMTA-style JSON.
  */
 import type { SnapshotDepth } from '../aggregate/types.js';

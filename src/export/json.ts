@@ -1,5 +1,5 @@
 /**
- * `GET /metrics.json` in KumoMTA's shape (SPEC 8.4, notes §8.2), as valid
+ * `GET /metrics.json` in KumoMTA's shape (docs/contract.md §8.4), as valid
  * JSON: the strict families keyed by their text 0.0.4 names, and per metric
  * a `summary` family of every node's figures.
  */

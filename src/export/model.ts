@@ -1,5 +1,5 @@
 /**
- * The strict family model (SPEC 8.2) shared by OpenMetrics, Prometheus text
+ * The strict family model (docs/contract.md §8.2) shared by OpenMetrics, Prometheus text
  * 0.0.4 and /metrics.json: per metric, one series per label set, built from
  * the leaves of the group_by tree plus what stopped above them.
  *

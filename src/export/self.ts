@@ -1,5 +1,5 @@
 /**
- * Self-metric families (SPEC 10): the engine counters of the snapshot plus
+ * Self-metric families (docs/contract.md §10): the engine counters of the snapshot plus
  * the families the runtime hands in.
  */
 import type { EngineSnapshot } from '../metrics/types.js';

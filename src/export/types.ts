@@ -1,11 +1,11 @@
 /**
- * Shared types of the export formats (SPEC 8).
+ * Shared types of the export formats (docs/contract.md §8).
  */
 import type { DovecotCompat, OpenMetricsStyle } from '../config/types.js';
 
 export type ExportFormat = 'dump' | 'openmetrics' | 'prometheus' | 'dovecot' | 'json';
 
-/** A family of self-metrics handed in by the runtime (SPEC 10). */
+/** A family of self-metrics handed in by the runtime (docs/contract.md §10). */
 export interface SelfFamily {
   /** full sample name; a counter's ends in `_total` (added if missing) */
   name: string;

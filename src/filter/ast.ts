@@ -1,4 +1,4 @@
-/** The parsed form of an event filter (Dovecot's grammar, SPEC 4). */
+/** The parsed form of an event filter (Dovecot's grammar, contract §4). */
 
 export type CmpOp = '=' | '<' | '>' | '<=' | '>=';
 
@@ -7,7 +7,7 @@ export type LogType = 'debug' | 'info' | 'warning' | 'error' | 'fatal' | 'panic'
 /** `category=<one of these>` means the log type of the emission, not a category. */
 export const LOG_TYPES: ReadonlySet<string> = new Set<LogType>(['debug', 'info', 'warning', 'error', 'fatal', 'panic']);
 
-/** How a field condition's value was classified (notes §2.4), in that order. */
+/** How a field condition's value was classified (docs/contract.md §4), in that order. */
 export type FieldOperand =
   /** an integer; `unit` says whether it came from a size or interval (µs) */
   | { readonly kind: 'int'; readonly value: number; readonly text: string; readonly unit: 'none' | 'size' | 'interval' }

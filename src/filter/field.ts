@@ -81,7 +81,7 @@ interface FieldTests {
   readonly wantEmpty: boolean;
 }
 
-/** Specialises one field condition by its operand kind and operator (notes §2.5). */
+/** Specialises one field condition by its operand kind and operator (docs/contract.md §4). */
 export function fieldTests(op: CmpOp, v: FieldOperand): FieldTests {
   const eq = op === '=';
   switch (v.kind) {

@@ -4,7 +4,7 @@ import type { TallyEvent } from '../event/types.js';
 export interface CompiledFilter {
   /** the source text it was compiled from */
   readonly source: string;
-  /** true when every match needs a named event (Dovecot's fast path, SPEC 4) */
+  /** true when every match needs a named event (Dovecot's fast path, contract §4) */
   readonly requiresName: boolean;
   /** Dovecot's canonical export form, e.g. `(event="abc")` */
   readonly canonical: string;

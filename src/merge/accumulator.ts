@@ -1,5 +1,5 @@
 /**
- * The main thread's state: shard deltas merged in place (SPEC 6). Scrapes
+ * The main thread's state: shard deltas merged in place (docs/contract.md §6). Scrapes
  * render from it; a reset zeroes it at one point of every shard's stream.
  * Its shape is an EngineSnapshot, so exporters read it directly.
  */

@@ -1,5 +1,5 @@
 /**
- * Exact combination of shard snapshots (SPEC 6): counts and sums add,
+ * Exact combination of shard snapshots (docs/contract.md §6): counts and sums add,
  * min/max combine, histograms add, M2 by the parallel formula; children are
  * matched by identity and ordered by first sight across shards.
  */

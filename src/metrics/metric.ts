@@ -1,6 +1,6 @@
 /**
  * A metric at run time: its compiled filter, its group_by levels and its
- * tree (SPEC 5). `record` is the hot path: no allocation once the path's
+ * tree (docs/contract.md §5). `record` is the hot path: no allocation once the path's
  * nodes exist.
  */
 import type { SnapshotDepth } from '../aggregate/types.js';

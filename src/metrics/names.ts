@@ -1,5 +1,5 @@
 /**
- * Sub-metric display names (SPEC 5.3): sanitizing and the name budget.
+ * Sub-metric display names (docs/contract.md §5.3): sanitizing and the name budget.
  */
 
 /** Control characters and invalid UTF-8 (lone surrogates, U+FFFD already) become U+FFFD. */

@@ -1,5 +1,5 @@
 /**
- * One node of a metric tree: a metric root or a sub-metric (SPEC 5.2).
+ * One node of a metric tree: a metric root or a sub-metric (docs/contract.md §5.2).
  */
 import { Distribution } from '../aggregate/index.js';
 import type { SnapshotDepth } from '../aggregate/types.js';

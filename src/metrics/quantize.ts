@@ -1,5 +1,5 @@
 /**
- * group_by quantizers (SPEC 5.2): bucket ranges, bucket lookup and names.
+ * group_by quantizers (docs/contract.md §5.2): bucket ranges, bucket lookup and names.
  * Buckets are half-open `(lo, hi]`; the first has lo = -Infinity, the last hi = +Infinity.
  */
 import type { ExponentialLevel, LinearLevel } from '../config/types.js';

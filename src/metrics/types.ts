@@ -1,5 +1,5 @@
 /**
- * Snapshot of the metric trees (SPEC 5): what shards send, merge combines and
+ * Snapshot of the metric trees (docs/contract.md §5): what shards send, merge combines and
  * exports render. Plain data, structured-clonable.
  */
 import type { DistSnapshot } from '../aggregate/types.js';
@@ -8,13 +8,13 @@ import type { MetricDef } from '../config/types.js';
 /**
  * Identity of a child within its parent: the (modified) string of a discrete
  * level, the integer of a discrete level fed an integer, the bucket index of a
- * quantized level, or null for the overflow child `__overflow__` (SPEC 5.5).
+ * quantized level, or null for the overflow child `__overflow__` (docs/contract.md §5.5).
  * A string "5" and the number 5 are two different children (as in Dovecot).
  */
 export type ChildKey = string | number | null;
 
 export interface NodeSnapshot {
-  /** sanitized display name of this sub-metric (SPEC 5.3); the root's is the metric name */
+  /** sanitized display name of this sub-metric (docs/contract.md §5.3); the root's is the metric name */
   name: string;
   key: ChildKey;
   /**
@@ -39,7 +39,7 @@ export interface MetricSnapshot {
   subMetrics: number;
 }
 
-/** Counters of the engine itself (self-metrics, SPEC 10). */
+/** Counters of the engine itself (self-metrics, contract §10). */
 export interface EngineCounters {
   eventsReceived: number;
   eventsAccepted: number;

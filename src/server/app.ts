@@ -1,5 +1,5 @@
 /**
- * The HTTP API (SPEC 7) as one route table, independent of the transport:
+ * The HTTP API (docs/contract.md §7) as one route table, independent of the transport:
  * the uWebSockets.js server and the native-free node:http server both call it.
  */
 import { timingSafeEqual } from 'node:crypto';
@@ -122,7 +122,7 @@ export class App {
     return Math.min(this.cfg.settings.maxBodyBytes, this.rt.maxBatchBytes);
   }
 
-  /** Connection limits and timeouts of the transports (SPEC 7; docs/reliability.md). */
+  /** Connection limits and timeouts of the transports (docs/contract.md §7; docs/reliability.md). */
   get limits(): ConnectionLimits {
     const s = this.cfg.settings;
     return {

@@ -1,5 +1,5 @@
 /**
- * Ingest over HTTP and WebSocket (SPEC 6, 7): frames go to the runtime, which
+ * Ingest over HTTP and WebSocket (docs/contract.md §6, 7): frames go to the runtime, which
  * answers once the shard's figures are merged.
  */
 import type { BatchFormat } from '../event/decode.js';

@@ -1,5 +1,5 @@
 /**
- * Content negotiation of /metrics (SPEC 7): OpenMetrics 1.0.0, OpenMetrics
+ * Content negotiation of /metrics (docs/contract.md §7): OpenMetrics 1.0.0, OpenMetrics
  * 0.0.1 or Prometheus text 0.0.4 by the Accept header's q-values (negotiator),
  * text 0.0.4 by default; gzip when Accept-Encoding asks for it.
  */

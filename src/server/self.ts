@@ -1,5 +1,5 @@
 /**
- * Self-metrics of the server process (SPEC 10) beyond the engine counters
+ * Self-metrics of the server process (docs/contract.md §10) beyond the engine counters
  * the exporters print themselves.
  */
 import { getHeapStatistics } from 'node:v8';

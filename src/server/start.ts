@@ -29,7 +29,7 @@ export interface Server {
   readonly listener: Listener;
   readonly dovecot: DovecotSockets;
   /**
-   * Graceful stop (SPEC 6): readiness 503, listener closed, rings drained,
+   * Graceful stop (docs/contract.md §6): readiness 503, listener closed, rings drained,
    * final merge rendered by `render`, workers stopped.
    */
   stop<T>(render: (snap: import('../metrics/types.js').EngineSnapshot) => T): Promise<T>;

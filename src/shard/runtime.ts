@@ -1,5 +1,5 @@
 /**
- * The sharded runtime (SPEC 6): N shard workers run by piscina, each fed by
+ * The sharded runtime (docs/contract.md §6): N shard workers run by piscina, each fed by
  * its own SharedArrayBuffer ring; the main thread frames batches into rings,
  * merges the shards' deltas into one Accumulator, and answers each batch once
  * its effects are merged (what is acknowledged is counted).

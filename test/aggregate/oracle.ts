@@ -1,4 +1,4 @@
-/** Sorted-array reference figures for the aggregate tests (SPEC 5.4). */
+/** Sorted-array reference figures for the aggregate tests (docs/contract.md §5.4). */
 import { eachBucket } from '../../src/aggregate/buckets.js';
 import { rankIndex } from '../../src/aggregate/index.js';
 import type { BucketsHist } from '../../src/aggregate/index.js';

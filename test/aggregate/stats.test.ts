@@ -10,7 +10,7 @@ function full(values: readonly number[]): DistSnapshot {
 
 const range = (a: number, b: number): number[] => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 
-describe('statOf (SPEC 5.4 vectors)', () => {
+describe('statOf (docs/contract.md §5.4 vectors)', () => {
   it('1..20 → median 10, %95 19', () => {
     const s = full(range(1, 20));
     expect(statOf(s, 'median')).toBe(10);

@@ -27,7 +27,7 @@ const CONF = file(
 const imap = (cmd: string, d: number) => ({ event: 'imap_command_finished', duration: d, fields: { cmd_name: cmd, tagged_reply_state: 'OK' } });
 
 describe('tallyd aggregate', () => {
-  it('prints exactly the SPEC 5.4 figures for its vector', () => {
+  it('prints exactly the contract §5.4 figures for its vector', () => {
     const events = file('ev.ndjson', [imap('SELECT', 100), imap('SELECT', 300), imap('FETCH', 50)].map((e) => JSON.stringify(e)).join('\n'));
     const r = tallyd(['aggregate', '--config', CONF, events]);
     expect(r.code).toBe(0);
@@ -45,7 +45,7 @@ describe('tallyd aggregate', () => {
     );
   });
 
-  it('computes median, nearest-rank percentiles and stddev as SPEC 5.4 says', () => {
+  it('computes median, nearest-rank percentiles and stddev as contract §5.4 says', () => {
     const v20 = file('v20.json', JSON.stringify(Array.from({ length: 20 }, (_, i) => ({ event: 'v', duration: i + 1 }))));
     const r = tallyd(['aggregate', '-c', CONF, '-f', 'count median %95 %50,%99.9', v20]);
     expect(r.out.split('\n')).toContain('values\tduration\t20\t10\t19\t10\t20');

@@ -68,7 +68,7 @@ describe('tallyd replay', () => {
     expect(errs[2]).toMatch(/:7: .*not a map/);
 
     const rows = await dumpReset();
-    // SPEC 5.4's vector: the duration comes from fields.duration
+    // contract §5.4's vector: the duration comes from fields.duration
     expect(rows.get('imap_command duration')).toMatchObject({ count: '3', sum: '450', min: '50', max: '300', avg: '150.00', median: '100', stddev: '108.01' });
     expect(rows.get('imap_command_SELECT_OK net_in_bytes')).toMatchObject({ count: '2', sum: '40' });
     expect(rows.get('imap_command_FETCH_OK duration')).toMatchObject({ count: '1', sum: '50' });

@@ -13,7 +13,7 @@ metric imap_command {
 }
 `;
 
-// SPEC 5.4's vector: SELECT/OK 100 and 300 µs, FETCH/OK 50 µs
+// contract §5.4's vector: SELECT/OK 100 and 300 µs, FETCH/OK 50 µs
 const EVENTS = [
   { event: 'imap_command_finished', duration: 100, fields: { cmd_name: 'SELECT', tagged_reply_state: 'OK', net_in_bytes: 10 } },
   { event: 'imap_command_finished', duration: 300, fields: { cmd_name: 'SELECT', tagged_reply_state: 'OK', net_in_bytes: 30 } },

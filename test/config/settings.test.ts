@@ -7,7 +7,7 @@ import { configError, errorOf, tempTree, where } from './helpers.js';
 const settingsOf = (text: string) => parseConfigText(text, 'test.conf').settings;
 
 describe('settings', () => {
-  it('has the SPEC defaults', () => {
+  it('has the documented defaults', () => {
     expect(settingsOf('')).toEqual({
       listen: { host: '127.0.0.1', port: 9900 },
       shards: Math.max(1, availableParallelism() - 1),

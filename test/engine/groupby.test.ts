@@ -21,7 +21,7 @@ function root(e: Engine, i = 0): NodeSnapshot {
 
 const ev = (fields: Record<string, unknown>, duration = 0, event = 'e') => ({ event, duration, fields });
 
-describe('group_by quantizers (SPEC 5.2 vectors)', () => {
+describe('group_by quantizers (docs/contract.md §5.2 vectors)', () => {
   it('linear 100/1000/100 puts each value in its range and materializes only observed buckets', () => {
     const e = engineFor('metric m {\n filter = event=e\n group_by = v:linear:100:1000:100\n}');
     e.ingest([0, 50, 100, 101, 200, 201, 250, 301, 900, 901, 1000, 1001, 2000].map((v) => ev({ v })));
@@ -178,7 +178,7 @@ describe('discrete levels', () => {
   });
 });
 
-describe('cardinality cap (SPEC 5.5)', () => {
+describe('cardinality cap (docs/contract.md §5.5)', () => {
   it('sends new values past max_sub_metrics to one __overflow__ child per level and counts them', () => {
     const e = engineFor('metric m {\n filter = event=e\n group_by = user cmd\n}', { max_sub_metrics: '4' });
     const events = [];
@@ -196,7 +196,7 @@ describe('cardinality cap (SPEC 5.5)', () => {
   });
 });
 
-describe('statistics per node (SPEC 5.1, 5.4)', () => {
+describe('statistics per node (docs/contract.md §5.1, 5.4)', () => {
   it('keeps duration and every listed field; strings add 0, missing fields add nothing', () => {
     const e = engineFor('metric m {\n filter = event=e\n fields = bytes user duration\n}');
     e.ingest([ev({ bytes: 10, user: 'x' }, 5), ev({ bytes: 30 }, 7), ev({}, 9)]);

@@ -6,7 +6,7 @@ import { FORMAT_JSON, FORMAT_MSGPACK, FORMAT_NDJSON, formatOfContentType, frameB
 
 const cfg = parseConfigText('metric m {\n filter = event=*\n fields = size\n group_by = duration:linear:0:100:50\n}', 't.conf');
 
-describe('event validation (SPEC 2.1, 2.3)', () => {
+describe('event validation (docs/contract.md §2.1, 2.3)', () => {
   it('rejects each bad event on its own, with its index and reason, and keeps its neighbours', () => {
     const e = new Engine(cfg);
     const r = e.ingest([
@@ -82,7 +82,7 @@ describe('event validation (SPEC 2.1, 2.3)', () => {
   });
 });
 
-describe('batch framing (SPEC 2.3)', () => {
+describe('batch framing (docs/contract.md §2.3)', () => {
   it('frames msgpack as one array or a concatenation of events and arrays, counting indexes across values', () => {
     const bytes = Buffer.concat([pack([{ event: 'a' }, { event: 'b' }]), pack({ event: 'c' }), pack([{ event: 'd' }, 7])]);
     const events = frameBatch(bytes, FORMAT_MSGPACK) as { event?: string }[];

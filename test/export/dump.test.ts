@@ -26,7 +26,7 @@ describe('parseDumpFields', () => {
 });
 
 describe('renderDump', () => {
-  test('SPEC 5.4 / notes §6.1 worked example', () => {
+  test('contract §5.4 worked example', () => {
     const snap = snapshotOf(IMAP, [cmd('SELECT', 'OK', 100), cmd('SELECT', 'OK', 300), cmd('FETCH', 'OK', 50)]);
     expect(renderDump(snap, parseDumpFields(undefined), { compat: '2.4' })).toBe(
       [

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compileFilter } from '../../src/filter/index.js';
 import { ev, matches } from './helpers.js';
 
-describe('SPEC 4 test vectors', () => {
+describe('contract §4 test vectors', () => {
   it('event=a OR event=b AND x=1 is (a OR b) AND x=1', () => {
     const f = 'event=a OR event=b AND x=1';
     expect(matches(f, ev('a'))).toBe(false);

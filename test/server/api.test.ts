@@ -1,5 +1,5 @@
 /**
- * The HTTP and WebSocket API (SPEC 7) against both servers — uWebSockets.js
+ * The HTTP and WebSocket API (docs/contract.md §7) against both servers — uWebSockets.js
  * and the native-free node:http one — with real clients on 127.0.0.1, real
  * shard worker threads, no mocks. Both transports must answer alike.
  */
@@ -466,7 +466,7 @@ describe.each(TRANSPORTS)('API over $name', (transport) => {
       expect(gunzipSync(om.body).toString('utf8').endsWith('# EOF\n')).toBe(true);
     });
 
-    it('prints the self-metrics of SPEC 10, and they count what was sent', async () => {
+    it('prints the self-metrics of contract §10, and they count what was sent', async () => {
       const before = (await http(main.url, '/metrics')).text;
       const at = (t: string, name: string, labels = ''): number => sample(t, name, labels) ?? 0;
       const body = JSON.stringify([{ fields: {} }, 3, ev('self'), ev('self')]);
