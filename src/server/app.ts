@@ -16,6 +16,7 @@ import {
   type ExportFormat,
   type SelfFamily,
 } from '../export/index.js';
+import { reasonCode, ServerLog } from '../log/events.js';
 import type { EngineSnapshot } from '../metrics/types.js';
 import type { Runtime } from '../shard/runtime.js';
 import { displayPeer, NetworkList } from './access.js';
@@ -41,6 +42,8 @@ export interface AppOptions {
   version: string;
   /** which server runs the app, shown on `/` */
   transport: string;
+  /** where metric add/remove, resets, rejected batches and refusals are logged */
+  log?: ServerLog;
 }
 
 /** Self-metric families of other parts of the process (the Dovecot sockets), added to every scrape. */
@@ -56,6 +59,7 @@ export class App {
   private readonly token: Buffer | null;
   private readonly routes: [RegExp, Route][];
   readonly counters: ServerCounters;
+  readonly log: ServerLog;
   /** further self-metric families, rendered after the server's own (OpenMetrics/text only) */
   readonly familySources: FamilySource[] = [];
   readonly startTime: number;
@@ -67,6 +71,7 @@ export class App {
     this.rt = opts.runtime;
     this.version = opts.version;
     this.transport = opts.transport;
+    this.log = opts.log ?? new ServerLog(undefined);
     const s = opts.config.settings;
     this.trusted = new NetworkList(s.trustedNetworks);
     this.ingestNets = new NetworkList(s.ingestNetworks);
@@ -88,9 +93,9 @@ export class App {
       ],
       [
         /^\/v1\/metrics$/,
-        { access: 'trusted', methods: { GET: () => this.listMetrics(), POST: () => this.addMetric() } },
+        { access: 'trusted', methods: { GET: () => this.listMetrics(), POST: (r) => this.addMetric(r) } },
       ],
-      [/^\/v1\/metrics\/([^/]+)$/, { access: 'trusted', methods: { DELETE: (_r, p) => this.removeMetric(p[0] ?? '') } }],
+      [/^\/v1\/metrics\/([^/]+)$/, { access: 'trusted', methods: { DELETE: (r, p) => this.removeMetric(r, p[0] ?? '') } }],
     ];
   }
 
@@ -158,11 +163,45 @@ export class App {
 
   /** Routes a request head; the adapter then answers or reads the body. */
   begin(req: RequestHead): Begin | Promise<HttpResponse> | HttpResponse {
-    // the ingest route first: it takes almost every request
+    // the ingest route first: it takes almost every request (and logs its own refusals)
     if (req.path === '/v1/events' && req.method === 'POST') {
       const denied = this.checkAccess('ingest', req);
-      return denied ?? this.ingest(req);
+      if (denied !== null) {
+        this.refusedBatch(req, denied);
+        return denied;
+      }
+      return this.ingest(req);
     }
+    return this.log.logger === undefined ? this.route(req) : this.observe(req, this.route(req));
+  }
+
+  /** A whole ingest batch refused (4xx), logged with the peer and the reason. */
+  private refusedBatch(req: RequestHead, r: HttpResponse, via: 'http' | 'websocket' = 'http'): void {
+    if (this.log.logger === undefined) return;
+    const peer = displayPeer(req.peer);
+    const e = errorOfResponse(r);
+    this.log.rejected(peer, via, e.error, e.message, { status: r.status });
+  }
+
+  /** Logs the 4xx answers of the routes other than ingest, at debug. */
+  private observe(req: RequestHead, r: Begin | Promise<HttpResponse> | HttpResponse): Begin | Promise<HttpResponse> | HttpResponse {
+    const seen = (res: HttpResponse): HttpResponse => {
+      if (res.status >= 400 && res.status < 500) {
+        const e = errorOfResponse(res);
+        this.log.clientError(displayPeer(req.peer), req.method, req.path, res.status, e.error, e.message);
+      }
+      return res;
+    };
+    if (r instanceof Promise) return r.then(seen);
+    if ('kind' in r) {
+      if (r.kind === 'respond') return { kind: 'respond', response: seen(r.response) };
+      const inner = r;
+      return { kind: 'body', limit: inner.limit, tooLarge: () => seen(inner.tooLarge()), finish: async (body) => seen(await inner.finish(body)) };
+    }
+    return seen(r);
+  }
+
+  private route(req: RequestHead): Begin | Promise<HttpResponse> | HttpResponse {
     for (const [re, route] of this.routes) {
       const m = re.exec(req.path);
       if (m === null) continue;
@@ -191,18 +230,22 @@ export class App {
       return { ok: false, response: fail(404, 'ERR_HTTP_NOT_FOUND', `no WebSocket route for ${req.path}`) };
     }
     const denied = this.checkAccess('ingest', req);
-    if (denied !== null) return { ok: false, response: denied };
+    if (denied !== null) {
+      this.refusedBatch(req, denied, 'websocket');
+      return { ok: false, response: denied };
+    }
     if (this.readiness === 'draining') {
       return { ok: false, response: fail(503, 'ERR_INGEST_BUSY', 'tallyd is shutting down', { 'retry-after': '5' }) };
     }
     const max = this.cfg.settings.maxWebsockets;
     if (this.counters.wsConnections >= max) {
       this.counters.wsRefused++;
+      this.log.backpressure('websocket', displayPeer(req.peer), `WebSocket refused: ${max} are open (max_websockets)`);
       return { ok: false, response: fail(503, 'ERR_INGEST_BUSY', `${max} WebSockets are open (max_websockets); retry later`, { 'retry-after': '5' }) };
     }
     const q = new URLSearchParams(req.query);
     const ack = q.get('ack') === '1' || q.get('ack') === 'true';
-    return { ok: true, session: new StreamSession(this.rt, ack, this.maxMessageBytes, this.counters) };
+    return { ok: true, session: new StreamSession(this.rt, ack, this.maxMessageBytes, this.counters, { log: this.log, peer: displayPeer(req.peer) }) };
   }
 
   // ---- routes ----------------------------------------------------------
@@ -215,19 +258,34 @@ export class App {
     const ct = req.header('content-type');
     const format = formatOfContentType(ct);
     if (format === null) {
-      return fail(
+      const r = fail(
         415,
         'ERR_INGEST_CONTENT_TYPE',
         `content type ${ct === undefined ? '(none)' : JSON.stringify(ct)} is not one of application/msgpack, application/json, application/x-ndjson`,
       );
+      this.refusedBatch(req, r);
+      return r;
     }
     return {
       kind: 'body',
       limit: this.maxMessageBytes,
-      tooLarge: () => fail(413, 'ERR_INGEST_TOO_LARGE', this.tooLargeMessage()),
+      tooLarge: () => {
+        const r = fail(413, 'ERR_INGEST_TOO_LARGE', this.tooLargeMessage());
+        this.refusedBatch(req, r);
+        return r;
+      },
       finish: async (body) => {
         this.counters.httpBatches++;
-        return outcomeResponse(await this.rt.ingest(body, format));
+        const o = await this.rt.ingest(body, format);
+        const r = outcomeResponse(o);
+        if (this.log.logger !== undefined) {
+          if (o.status === 'ok' && o.rejected > 0) {
+            const first = o.errors[0]?.reason ?? 'rejected';
+            this.log.rejected(displayPeer(req.peer), 'http', reasonCode(first), first, { status: 200, events: o.accepted + o.rejected, rejected: o.rejected });
+          } else if (o.status === 'busy') this.log.backpressure('http', displayPeer(req.peer), 'batch answered 503: every shard ring is full');
+          else if (o.status === 'framing') this.refusedBatch(req, r);
+        }
+        return r;
       },
     };
   }
@@ -276,7 +334,9 @@ export class App {
     const f = q.get('fields');
     const fields = f === null || f.trim() === '' ? [...DEFAULT_DUMP_FIELDS] : parseDumpFields(f);
     const reset = post && (q.get('reset') === '1' || q.get('reset') === 'true');
-    return this.scrape(req, 'dump', undefined, reset, fields);
+    const answer = this.scrape(req, 'dump', undefined, reset, fields);
+    if (reset) void answer.then(() => this.log.reset('http', displayPeer(req.peer)), () => undefined);
+    return answer;
   }
 
   private listMetrics(): HttpResponse {
@@ -292,7 +352,7 @@ export class App {
     );
   }
 
-  private addMetric(): Begin {
+  private addMetric(req: RequestHead): Begin {
     return {
       kind: 'body',
       limit: 1 << 20,
@@ -322,6 +382,7 @@ export class App {
             new Set(this.rt.metricDefs().map((d) => d.name)),
           );
           await this.rt.addMetric(def);
+          this.log.metricAdded(def.name, 'http', displayPeer(req.peer), { filter: def.filter, fields: def.fields, groupBy: formatGroupBy(def.groupBy) });
           return json(201, { name: def.name });
         } catch (e) {
           if (e instanceof ConfigError) return fail(e.code === 'ERR_CONFIG_DUPLICATE' ? 409 : 400, e.code, e.message);
@@ -331,8 +392,11 @@ export class App {
     };
   }
 
-  private async removeMetric(name: string): Promise<HttpResponse> {
-    if (await this.rt.removeMetric(name)) return { status: 204, headers: {}, body: '' };
+  private async removeMetric(req: RequestHead, name: string): Promise<HttpResponse> {
+    if (await this.rt.removeMetric(name)) {
+      this.log.metricRemoved(name, 'http', displayPeer(req.peer));
+      return { status: 204, headers: {}, body: '' };
+    }
     return fail(404, 'ERR_METRIC_NOT_FOUND', `metrics '${name}' not found`);
   }
 
@@ -357,5 +421,15 @@ export class App {
       }),
       'text/html; charset=utf-8',
     );
+  }
+}
+
+/** The `{error, message}` of an error answer built by `fail` (or its status when it has none). */
+function errorOfResponse(r: HttpResponse): { error: string; message: string } {
+  try {
+    const o = JSON.parse(typeof r.body === 'string' ? r.body : r.body.toString('utf8')) as { error?: unknown; message?: unknown };
+    return { error: typeof o.error === 'string' ? o.error : `HTTP ${r.status}`, message: typeof o.message === 'string' ? o.message : '' };
+  } catch {
+    return { error: `HTTP ${r.status}`, message: '' };
   }
 }

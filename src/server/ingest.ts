@@ -4,6 +4,7 @@
  */
 import type { BatchFormat } from '../event/decode.js';
 import { FORMAT_JSON, FORMAT_MSGPACK, FORMAT_NDJSON } from '../event/decode.js';
+import { reasonCode, type ServerLog } from '../log/events.js';
 import type { IngestOutcome, Runtime } from '../shard/runtime.js';
 import { fail, json } from './respond.js';
 import type { HttpResponse, WsSession } from './types.js';
@@ -77,8 +78,10 @@ export class StreamSession implements WsSession {
   private queuedBytes: number;
   private tail: Promise<unknown>;
   private closed: boolean;
+  private readonly log: { log: ServerLog; peer: string } | undefined;
 
-  constructor(runtime: Runtime, ack: boolean, maxMessageBytes: number, counters: IngestCounters) {
+  constructor(runtime: Runtime, ack: boolean, maxMessageBytes: number, counters: IngestCounters, log?: { log: ServerLog; peer: string }) {
+    this.log = log;
     this.runtime = runtime;
     this.ack = ack;
     this.maxMessageBytes = maxMessageBytes;
@@ -95,6 +98,7 @@ export class StreamSession implements WsSession {
     const seq = ++this.seq;
     this.counters.wsMessages++;
     if (this.queued >= WS_MAX_QUEUED || (this.queued > 0 && this.queuedBytes + data.length > Math.max(WS_MAX_QUEUED_BYTES, this.maxMessageBytes))) {
+      this.log?.log.backpressure('websocket', this.log.peer, 'WebSocket message answered busy: too many messages waiting on the connection');
       return Promise.resolve([JSON.stringify({ seq, busy: true, error: 'ERR_INGEST_BUSY', message: 'too many messages waiting' })]);
     }
     this.queued++;
@@ -121,6 +125,7 @@ export class StreamSession implements WsSession {
       // backpressure: this connection waits (and stops being served) until a ring has room
       if (await this.runtime.waitForSpace(data.length, WS_SPACE_WAIT_MS)) o = await this.runtime.ingest(data, format);
     }
+    if (this.log !== undefined) this.logOutcome(this.log, o);
     switch (o.status) {
       case 'ok':
         return this.ack ? [JSON.stringify({ seq, accepted: o.accepted, rejected: o.rejected, errors: o.errors })] : [];
@@ -134,6 +139,17 @@ export class StreamSession implements WsSession {
         return [JSON.stringify({ seq, busy: true, error: 'ERR_INGEST_BUSY', message: 'tallyd is shutting down' })];
       case 'lost':
         return [JSON.stringify({ seq, error: 'ERR_INGEST_LOST', message: 'the shard processing this message died' })];
+    }
+  }
+
+  private logOutcome(l: { log: ServerLog; peer: string }, o: IngestOutcome): void {
+    if (o.status === 'ok' && o.rejected > 0) {
+      const first = o.errors[0]?.reason ?? 'rejected';
+      l.log.rejected(l.peer, 'websocket', reasonCode(first), first, { status: 200, events: o.accepted + o.rejected, rejected: o.rejected });
+    } else if (o.status === 'framing') {
+      l.log.rejected(l.peer, 'websocket', 'ERR_INGEST_FRAMING', o.message, { status: 400 });
+    } else if (o.status === 'busy') {
+      l.log.backpressure('websocket', l.peer, 'WebSocket message answered busy: every shard ring is full');
     }
   }
 

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { listenNativeFree } from '../../native-free/server.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { startDovecotSockets, type DovecotSockets } from '../dovecot/service.js';
+import { ServerLog } from '../log/events.js';
 import { Runtime } from '../shard/runtime.js';
 import { App } from './app.js';
 import { loadNativeUws } from './native.js';
@@ -34,9 +35,10 @@ export interface Server {
 
 export async function startServer(opts: ServerOptions): Promise<Server> {
   const { config, logger } = opts;
+  const events = new ServerLog(logger);
   const runtime = await Runtime.start({
     config,
-    onShardExit: (shard, err) => logger?.error({ shard, err }, 'shard worker died; restarting it'),
+    onShardExit: (shard, err) => events.shardRestart(shard, err),
   });
   let kind: 'uws' | 'native-free' = 'native-free';
   let uws: ReturnType<typeof loadNativeUws> | null = null;
@@ -45,7 +47,7 @@ export async function startServer(opts: ServerOptions): Promise<Server> {
     if ('uws' in uws) kind = 'uws';
     else logger?.warn({ err: uws.error.message }, 'the native uWebSockets.js binary did not load; serving with node:http (native-free)');
   }
-  const app = new App({ config, runtime, version: opts.version, transport: kind === 'uws' ? 'uWebSockets.js' : 'node:http (native-free)' });
+  const app = new App({ config, runtime, version: opts.version, transport: kind === 'uws' ? 'uWebSockets.js' : 'node:http (native-free)', log: events });
   const { host, port } = config.settings.listen;
   let listener: Listener;
   try {
@@ -57,7 +59,7 @@ export async function startServer(opts: ServerOptions): Promise<Server> {
   }
   let dovecot: DovecotSockets;
   try {
-    dovecot = await startDovecotSockets(runtime, config.settings, logger);
+    dovecot = await startDovecotSockets(runtime, config.settings, logger, events);
   } catch (e) {
     await listener.close();
     listener.terminate();
