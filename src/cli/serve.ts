@@ -6,7 +6,7 @@ import { startServer } from '../server/start.js';
 import { createLogger, defaultLogFormat, isLogFormat, isLogLevel, LOG_FORMATS, LOG_LEVELS } from '../log/logger.js';
 import { CliError, durationOption, type Command } from './common.js';
 import { withOverrides } from './settings.js';
-import { tallydVersion } from './version.js';
+import { tallydRevision, tallydVersion } from './version.js';
 
 export const serveCommand: Command = {
   help: [
@@ -68,6 +68,7 @@ export const serveCommand: Command = {
     const server = await startServer({
       config,
       version: tallydVersion(),
+      revision: tallydRevision(),
       nativeFree: values['native-free'],
       logger,
     });
@@ -75,6 +76,7 @@ export const serveCommand: Command = {
     logger.info(
       {
         version: tallydVersion(),
+        revision: tallydRevision(),
         config: values.config ?? 'built-in',
         listen: `${listener.host}:${listener.port}`,
         transport: listener.kind,

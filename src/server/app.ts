@@ -23,6 +23,7 @@ import { displayPeer, NetworkList } from './access.js';
 import { renderIndex } from './html.js';
 import { outcomeResponse, StreamSession } from './ingest.js';
 import { negotiateExposition, wantsGzip } from './negotiate.js';
+import { processFamilies } from './process.js';
 import { fail, json, text } from './respond.js';
 import { jsonFamilies, newServerCounters, serverFamilies, type ServerCounters } from './self.js';
 import type { Begin, ConnectionLimits, HttpResponse, RequestHead, Upgrade } from './types.js';
@@ -42,6 +43,8 @@ export interface AppOptions {
   version: string;
   /** which server runs the app, shown on `/` */
   transport: string;
+  /** build revision for `tallyd_build_info` (default "unknown") */
+  revision?: string;
   /** where metric add/remove, resets, rejected batches and refusals are logged */
   log?: ServerLog;
 }
@@ -53,6 +56,7 @@ export class App {
   private readonly cfg: ResolvedConfig;
   private readonly rt: Runtime;
   private readonly version: string;
+  private readonly revision: string | undefined;
   private readonly transport: string;
   private readonly trusted: NetworkList;
   private readonly ingestNets: NetworkList;
@@ -70,6 +74,7 @@ export class App {
     this.cfg = opts.config;
     this.rt = opts.runtime;
     this.version = opts.version;
+    this.revision = opts.revision;
     this.transport = opts.transport;
     this.log = opts.log ?? new ServerLog(undefined);
     const s = opts.config.settings;
@@ -297,6 +302,7 @@ export class App {
       style: s.openmetricsStyle,
       compat: s.dovecotCompat,
       version: this.version,
+      ...(this.revision !== undefined ? { revision: this.revision } : {}),
       startTimeSeconds: Math.floor(this.startTime),
       extra,
       ...(fields !== undefined ? { fields } : {}),
@@ -307,6 +313,7 @@ export class App {
     const t0 = performance.now();
     const extra = format === 'json' ? jsonFamilies(this.rt, this.counters) : serverFamilies(this.rt, this.counters);
     if (format !== 'json') for (const f of this.familySources) extra.push(...f());
+    extra.push(...(await processFamilies()));
     const opts = this.renderOpts(extra, fields);
     const render = (snap: EngineSnapshot): string => renderExport(format, snap, opts);
     const body = reset ? await this.rt.snapshotAndReset(render) : await this.rt.snapshot(render);

@@ -11,12 +11,15 @@ import { ServerLog } from '../log/events.js';
 import { Runtime } from '../shard/runtime.js';
 import { App } from './app.js';
 import { loadNativeUws } from './native.js';
+import { startProcessMetrics } from './process.js';
 import type { Listener } from './types.js';
 import { listenUws } from './uws.js';
 
 export interface ServerOptions {
   config: ResolvedConfig;
   version: string;
+  /** build revision for `tallyd_build_info` */
+  revision?: string;
   nativeFree?: boolean;
   logger?: Logger;
 }
@@ -36,6 +39,7 @@ export interface Server {
 export async function startServer(opts: ServerOptions): Promise<Server> {
   const { config, logger } = opts;
   const events = new ServerLog(logger);
+  startProcessMetrics();
   const runtime = await Runtime.start({
     config,
     onShardExit: (shard, err) => events.shardRestart(shard, err),
@@ -47,7 +51,10 @@ export async function startServer(opts: ServerOptions): Promise<Server> {
     if ('uws' in uws) kind = 'uws';
     else logger?.warn({ err: uws.error.message }, 'the native uWebSockets.js binary did not load; serving with node:http (native-free)');
   }
-  const app = new App({ config, runtime, version: opts.version, transport: kind === 'uws' ? 'uWebSockets.js' : 'node:http (native-free)', log: events });
+  const app = new App({ config, runtime, version: opts.version, transport: kind === 'uws' ? 'uWebSockets.js' : 'node:http (native-free)',
+    log: events,
+    ...(opts.revision !== undefined ? { revision: opts.revision } : {}),
+  });
   const { host, port } = config.settings.listen;
   let listener: Listener;
   try {
