@@ -54,7 +54,7 @@ function statsUsage(): string {
 /** A bad flag value found by the settings parser (`<flag --shards>:1:1: ...`) is a usage error. */
 function flagError(e: unknown): CliError | null {
   if (!(e instanceof ConfigError) || !e.pos.file.startsWith('<flag ')) return null;
-  return new CliError(`${e.pos.file.slice('<flag '.length, -1)}: ${e.detail}`);
+  return new CliError(`${e.pos.file.slice('<flag '.length, -1)}: ${e.detail.replace(/^[a-z_]+: /, '')}`);
 }
 
 function usage(): string {
