@@ -5,6 +5,10 @@
  * resets, and a bad --log-level as a usage error.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killAllServes, startServe, TALLYD_BIN, type ServeProcess } from '../helpers/serve.js';
 import { cli, requireBuild, ROOT } from './helpers.js';
@@ -37,13 +41,38 @@ async function waitFor<T>(what: string, f: () => T | undefined, c: ServeProcess,
   }
 }
 
+/** Sends stats-reader commands after the handshake; resolves with what came back once `answers` lines did. */
+function readerSession(path: string, commands: string[], answers: number): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(path);
+    let text = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => {
+      text += d;
+      const lines = text.split('\n').filter((l) => l !== '');
+      // the server's VERSION line first, then the answers
+      if (lines.length >= answers + 1) {
+        sock.destroy();
+        resolve(lines.slice(1));
+      }
+    });
+    sock.on('error', reject);
+    sock.write(`VERSION\tstats-reader-client\t2\t0\n${commands.map((c) => `${c}\n`).join('')}`);
+  });
+}
+
 describe('tallyd serve --log-format json', () => {
   let c: ServeProcess;
+  let dir: string;
+  let reader: string;
   beforeAll(async () => {
-    c = await startServe(['--log-format', 'json', '--log-level', 'debug', '--shards', '2', '--drain-timeout', '5s']);
+    dir = mkdtempSync(join(tmpdir(), 'tallyd-log-'));
+    reader = join(dir, 'stats-reader');
+    c = await startServe(['--log-format', 'json', '--log-level', 'debug', '--shards', '2', '--drain-timeout', '5s', '--dovecot-reader-socket', reader]);
   }, 60_000);
   afterAll(async () => {
     await killAllServes();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('starts with one line naming version, revision, config, listen address, shards and sockets', () => {
@@ -57,8 +86,27 @@ describe('tallyd serve --log-format json', () => {
       listen: `127.0.0.1:${c.port}`,
       shards: 2,
       dovecotWriterSocket: null,
-      dovecotReaderSocket: null,
+      dovecotReaderSocket: reader,
     });
+  });
+
+  it("logs the stats-reader's METRICS-ADD, METRICS-REMOVE and DUMP-RESET", async () => {
+    const answers = await readerSession(
+      reader,
+      ['METRICS-ADD\treader_metric\tdesc\tnet_in_bytes\tcmd_name\tevent=ok\t\t', 'METRICS-REMOVE\treader_metric', 'DUMP-RESET'],
+      3,
+    );
+    expect(answers.slice(0, 2)).toEqual(['+', '+']);
+    const lines = await waitFor(
+      'stats-reader lines',
+      () => {
+        const l = jsonLines(c).filter((o) => o.via === 'stats-reader');
+        return l.length >= 3 ? l : undefined;
+      },
+      c,
+    );
+    expect(lines.map((o) => o.msg)).toEqual(['metric added', 'metric removed', 'statistics reset (dump and zero)']);
+    expect(lines[0]).toMatchObject({ level: 30, metric: 'reader_metric', filter: 'event=ok', fields: 'net_in_bytes', group_by: 'cmd_name' });
   });
 
   it('logs a rejected batch once per window, with the peer and the reason', async () => {
@@ -74,7 +122,7 @@ describe('tallyd serve --log-format json', () => {
       body: JSON.stringify({ name: 'logged_metric', filter: 'event=ok', group_by: 'cmd_name' }),
     });
     expect(add.status).toBe(201);
-    const added = await waitFor('metric added line', () => jsonLines(c).find((o) => o.msg === 'metric added'), c);
+    const added = await waitFor('metric added line', () => jsonLines(c).find((o) => o.msg === 'metric added' && o.via === 'http'), c);
     expect(added).toMatchObject({ level: 30, metric: 'logged_metric', via: 'http', peer: '127.0.0.1', filter: 'event=ok', group_by: 'cmd_name' });
     const lines = jsonLines(c);
     const events = lines.filter((o) => o.msg === 'events rejected');
@@ -91,8 +139,8 @@ describe('tallyd serve --log-format json', () => {
     expect((await fetch(`${c.url}/no/such/route`)).status).toBe(404);
     await waitFor('request refused line', () => jsonLines(c).find((o) => o.msg === 'request refused'), c);
     const lines = jsonLines(c);
-    expect(lines.find((o) => o.msg === 'metric removed')).toMatchObject({ level: 30, metric: 'logged_metric', via: 'http', peer: '127.0.0.1' });
-    expect(lines.find((o) => o.msg === 'statistics reset (dump and zero)')).toMatchObject({ level: 30, via: 'http', peer: '127.0.0.1' });
+    expect(lines.find((o) => o.msg === 'metric removed' && o.via === 'http')).toMatchObject({ level: 30, metric: 'logged_metric', via: 'http', peer: '127.0.0.1' });
+    expect(lines.find((o) => o.msg === 'statistics reset (dump and zero)' && o.via === 'http')).toMatchObject({ level: 30, via: 'http', peer: '127.0.0.1' });
     expect(lines.find((o) => o.msg === 'request refused')).toMatchObject({ level: 20, status: 404, path: '/no/such/route', error: 'ERR_HTTP_NOT_FOUND' });
   });
 });
