@@ -10,7 +10,7 @@ import * as https from 'node:https';
 import { parseArgs } from 'node:util';
 import { Packr } from 'msgpackr';
 import WebSocket from 'ws';
-import { CliError, type Command } from './common.js';
+import { CliError, durationOption, type Command } from './common.js';
 import {
   authHeaders,
   DEFAULT_URL,
@@ -606,7 +606,7 @@ export function formatReport(r: LoadReport): string {
 
 export const loadCommand: Command = {
   help: [
-    'Usage: tallyd load --url URL (--events N | --duration S) [options]',
+    'Usage: tallyd load --url URL (--events N | --duration D) [options]',
     '',
     'Sends batches of realistic mail events (imap_command_finished,',
     'auth_request_finished, mail_delivery_finished; log-normal durations),',
@@ -622,7 +622,7 @@ export const loadCommand: Command = {
     '  --transport T        http (default) or ws',
     '  --format F           msgpack (default) or json',
     '  -n, --events N       events to send (k and M suffixes: 10M)',
-    '  -d, --duration S     seconds to send for',
+    '  -d, --duration D     how long to send for (10s, 500ms, 2m; a bare number is seconds)',
     '  --batch B            events per batch (default 1000)',
     '  --rate R             events/s, 0 = as fast as possible (default 0)',
     '  -c, --connections C  concurrent requests (http) or connections (ws)',
@@ -633,7 +633,7 @@ export const loadCommand: Command = {
     '  --users U            distinct users in the events (default 1000)',
     '  --token T            ingest token (default: $TALLYD_INGEST_TOKEN)',
     '  --max-errors M       stop after M failed batches (default 100)',
-    '  --timeout S          seconds to wait for one answer (default 30)',
+    '  --timeout D          how long to wait for one answer (default 30s)',
     '  --json               print the report as one JSON object',
     '  -q, --quiet          no progress line',
     '',
@@ -676,12 +676,10 @@ export const loadCommand: Command = {
       throw new CliError('refusing to run unbounded: give --events N, --duration S, or both');
     }
     const events = values.events === undefined ? Infinity : intOption('--events', values.events, 1);
-    const duration = values.duration === undefined ? Infinity : numberOption('--duration', values.duration, 0);
-    if (values.duration !== undefined && !(duration > 0)) throw new CliError('--duration must be more than 0 seconds');
+    const duration = values.duration === undefined ? Infinity : durationOption('--duration', values.duration, 0) / 1000;
     const seedText = values.seed ?? '1';
     if (!/^\d+$/.test(seedText) || Number(seedText) > 0xffffffff) throw new CliError(`--seed must be an integer from 0 to 4294967295, not '${seedText}'`);
-    const timeout = numberOption('--timeout', values.timeout, 30);
-    if (!(timeout > 0)) throw new CliError('--timeout must be more than 0 seconds');
+    const timeout = durationOption('--timeout', values.timeout, 30_000) / 1000;
     const plan: LoadPlan = {
       base: serverUrl(values.url),
       transport,

@@ -1,7 +1,8 @@
 /**
  * `tallyd` command line (docs/contract.md §9): dispatches to one module per command.
  */
-import { CliError, type Command } from './common.js';
+import { ConfigError } from '../errors.js';
+import { CliError, parseArgsError, type Command } from './common.js';
 import { tallydVersion } from './version.js';
 
 /** Each command's module loads only when it runs (a short-lived client need not load the server). */
@@ -40,6 +41,22 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   },
 };
 
+/** `tallyd stats` alone: its subcommands. */
+function statsUsage(): string {
+  const lines = ['Usage: tallyd stats <subcommand> [options]', '', 'Subcommands:'];
+  for (const [name, c] of Object.entries(commands)) {
+    if (name.startsWith('stats ')) lines.push(`  ${name.slice('stats '.length).padEnd(8)} ${c.summary}`);
+  }
+  lines.push('', 'Run `tallyd stats <subcommand> --help` for its options.');
+  return lines.join('\n');
+}
+
+/** A bad flag value found by the settings parser (`<flag --shards>:1:1: ...`) is a usage error. */
+function flagError(e: unknown): CliError | null {
+  if (!(e instanceof ConfigError) || !e.pos.file.startsWith('<flag ')) return null;
+  return new CliError(`${e.pos.file.slice('<flag '.length, -1)}: ${e.detail.replace(/^[a-z_]+: /, '')}`);
+}
+
 function usage(): string {
   const lines = ['Usage: tallyd <command> [options]', '', 'Commands:'];
   for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(14)} ${c.summary}`);
@@ -59,8 +76,17 @@ export async function main(argv: string[]): Promise<number> {
   }
   let cmdName = name;
   let args = rest;
-  if (name === 'stats' && rest[0] !== undefined) {
-    cmdName = `stats ${rest[0]}`;
+  if (name === 'stats') {
+    const sub = rest[0];
+    if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+      process.stdout.write(statsUsage() + '\n');
+      return sub === undefined ? 2 : 0;
+    }
+    if (commands[`stats ${sub}`] === undefined) {
+      process.stderr.write(`tallyd stats: unknown subcommand '${sub}'\n\n${statsUsage()}\n`);
+      return 2;
+    }
+    cmdName = `stats ${sub}`;
     args = rest.slice(1);
   }
   const entry = commands[cmdName];
@@ -77,17 +103,15 @@ export async function main(argv: string[]): Promise<number> {
     return await cmd.run(args);
   } catch (e) {
     const err = e as Error & { code?: string };
-    if (e instanceof CliError) {
-      process.stderr.write(`tallyd ${cmdName}: ${err.message}\n`);
+    // the one place where a wrong command line becomes exit 2 and the command's usage
+    const bad = e instanceof CliError ? e : (parseArgsError(e) ?? flagError(e));
+    if (bad !== null) {
+      process.stderr.write(`tallyd ${cmdName}: ${bad.message}\n${bad.usage ? `\n${cmd.help}\n` : ''}`);
       return 2;
     }
     if (typeof err.code === 'string' && err.code.startsWith('ERR_')) {
       process.stderr.write(`tallyd ${cmdName}: ${err.message}\n`);
       return 1;
-    }
-    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-      process.stderr.write(`tallyd ${cmdName}: ${err.message}\n${cmd.help}\n`);
-      return 2;
     }
     process.stderr.write(`tallyd ${cmdName}: ${err.stack ?? String(e)}\n`);
     return 1;

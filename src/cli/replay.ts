@@ -7,7 +7,7 @@
 import { closeSync, createReadStream, openSync, readFileSync, readSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { CliError, type Command } from './common.js';
+import { CliError, durationOption, type Command } from './common.js';
 import {
   authHeaders,
   DEFAULT_URL,
@@ -46,6 +46,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 class Replayer {
   readonly totals: Totals = { events: 0, accepted: 0, rejected: 0, batches: 0, busy: 0 };
   private shown = 0;
+  /** the progress line, on a terminal */
+  progress: Progress | null = null;
   private readonly url: URL;
   private readonly headers: Record<string, string>;
 
@@ -60,7 +62,10 @@ class Replayer {
 
   reject(where: string, reason: string): void {
     this.totals.rejected++;
-    if (this.shown < SHOWN_REASONS) process.stderr.write(`${where}: ${reason}\n`);
+    if (this.shown < SHOWN_REASONS) {
+      this.progress?.clear();
+      process.stderr.write(`${where}: ${reason}\n`);
+    }
     this.shown++;
   }
 
@@ -136,6 +141,46 @@ class Replayer {
   }
 }
 
+/** How often the progress line is rewritten, ms. */
+const PROGRESS_MS = 200;
+
+/**
+ * A progress line on stderr, rewritten in place at most every 200 ms:
+ * events sent, the rate, the time since the start. Only on a terminal.
+ */
+class Progress {
+  private readonly timer: NodeJS.Timeout;
+  private shown = false;
+
+  constructor(
+    private readonly name: string,
+    private readonly totals: Totals,
+    private readonly t0: number,
+  ) {
+    this.timer = setInterval(() => this.draw(), PROGRESS_MS);
+    this.timer.unref();
+  }
+
+  private draw(): void {
+    const secs = (performance.now() - this.t0) / 1000;
+    const t = this.totals;
+    const rate = secs > 0 ? Math.round(t.events / secs) : 0;
+    process.stderr.write(`\r\x1b[K${this.name}: ${t.events} events sent (${t.accepted} accepted, ${t.rejected} rejected), ${rate} events/s, ${secs.toFixed(1)} s`);
+    this.shown = true;
+  }
+
+  /** Wipes the line (before another message, and at the end). */
+  clear(): void {
+    if (this.shown) process.stderr.write('\r\x1b[K');
+    this.shown = false;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.clear();
+  }
+}
+
 /** The first non-blank byte of a file, to tell a JSON array from NDJSON. */
 function firstByte(path: string): number | null {
   const fd = openSync(path, 'r');
@@ -178,7 +223,7 @@ async function* lines(path: string, text: string | null): AsyncGenerator<[string
 function fileError(path: string, e: unknown): CliError {
   const code = (e as NodeJS.ErrnoException).code;
   const why = code === 'ENOENT' ? 'No such file or directory' : code === 'EISDIR' ? 'Is a directory' : code === 'EACCES' ? 'Permission denied' : (e as Error).message;
-  return new CliError(`${path}: ${why}`);
+  return new CliError(`${path}: ${why}`, { usage: false });
 }
 
 export const replayCommand: Command = {
@@ -198,8 +243,9 @@ export const replayCommand: Command = {
     `  --url URL            the server (default: $TALLYD_URL, else ${DEFAULT_URL})`,
     '  --batch B            events per request (default 1000)',
     '  --token T            ingest token (default: $TALLYD_INGEST_TOKEN)',
-    '  --timeout S          seconds to wait for one answer (default 30)',
+    '  --timeout D          how long to wait for one answer (default 30s; 500ms, 2m, ...)',
     '  --json               print the totals as one JSON object',
+    '  -q, --quiet          no progress line (shown on stderr when it is a terminal)',
   ].join('\n'),
   async run(args) {
     const { values, positionals } = parseArgs({
@@ -211,6 +257,7 @@ export const replayCommand: Command = {
         token: { type: 'string' },
         timeout: { type: 'string' },
         json: { type: 'boolean', default: false },
+        quiet: { type: 'boolean', short: 'q', default: false },
       },
     });
     const [path, ...extra] = positionals;
@@ -218,7 +265,7 @@ export const replayCommand: Command = {
     if (extra.length > 0) throw new CliError(`unexpected parameter '${extra[0]}' (one FILE at a time)`);
     const base = serverUrl(values.url);
     const batchSize = intOption('--batch', values.batch, 1000);
-    const timeoutMs = intOption('--timeout', values.timeout, 30) * 1000;
+    const timeoutMs = durationOption('--timeout', values.timeout, 30_000);
     const name = path === '-' ? '(stdin)' : path;
 
     // JSON array or NDJSON, by the first non-blank character
@@ -241,7 +288,9 @@ export const replayCommand: Command = {
 
     const r = new Replayer(base, values.token, timeoutMs);
     const t0 = performance.now();
+    if (process.stderr.isTTY === true && !values.quiet) r.progress = new Progress(name, r.totals, t0);
     const report = (): void => {
+      r.progress?.stop();
       const t = r.totals;
       const secs = ((performance.now() - t0) / 1000).toFixed(3);
       if (r.hidden > 0) process.stderr.write(`${name}: ... and ${r.hidden} more rejected event(s)\n`);
@@ -262,7 +311,7 @@ export const replayCommand: Command = {
           all = JSON.parse(text ?? readFileSync(path, 'utf8').replace(/^\uFEFF/, ''));
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== undefined) throw fileError(path, e);
-          throw new CliError(`${name}: not a JSON array: ${(e as Error).message}`);
+          throw new CliError(`${name}: not a JSON array: ${(e as Error).message}`, { usage: false });
         }
         const events = all as unknown[];
         for (let i = 0; i < events.length; i += batchSize) {
@@ -297,6 +346,7 @@ export const replayCommand: Command = {
       }
     } catch (e) {
       if (e instanceof RemoteError && r.totals.batches > 0) report();
+      r.progress?.stop();
       throw e;
     }
     report();

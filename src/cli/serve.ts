@@ -1,13 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { defaultConfig, loadConfigFile } from '../config/index.js';
 import { DEFAULT_DUMP_FIELDS, renderDump } from '../export/index.js';
 import { startServer } from '../server/start.js';
-import type { Command } from './common.js';
+import { createLogger, defaultLogFormat, isLogFormat, isLogLevel, LOG_FORMATS, LOG_LEVELS } from '../log/logger.js';
+import { CliError, durationOption, type Command } from './common.js';
 import { withOverrides } from './settings.js';
-import { tallydVersion } from './version.js';
+import { tallydRevision, tallydVersion } from './version.js';
 
 export const serveCommand: Command = {
   help: [
@@ -25,8 +25,12 @@ export const serveCommand: Command = {
     '  --dovecot-writer-socket PATH  overrides `dovecot_writer_socket` (Dovecot stats-writer)',
     '  --dovecot-reader-socket PATH  overrides `dovecot_reader_socket` (doveadm stats -s PATH)',
     '  --final-dump FILE      on shutdown, write the final dump table to FILE',
-    '  --drain-timeout MS     give up draining after MS (default 10000)',
-    '  --log-level LEVEL      trace, debug, info (default), warn, error',
+    '  --drain-timeout D      give up draining after D (default 10s; 500ms, 2m, ...;',
+    '                         a bare number is seconds)',
+    '  --log-level LEVEL      fatal, error, warn, info (default), debug, trace, silent',
+    '                         (default: $TALLYD_LOG_LEVEL, else info)',
+    '  --log-format F         pretty or json (default: $TALLYD_LOG_FORMAT, else pretty',
+    '                         when standard output is a terminal, json otherwise)',
     '',
     'Settings precedence: built-in < file < TALLYD_<SETTING> environment',
     'variables (e.g. TALLYD_INGEST_TOKEN) < flags. SIGTERM/SIGINT drain and',
@@ -43,11 +47,17 @@ export const serveCommand: Command = {
         'dovecot-reader-socket': { type: 'string' },
         'native-free': { type: 'boolean', default: false },
         'final-dump': { type: 'string' },
-        'drain-timeout': { type: 'string', default: '10000' },
-        'log-level': { type: 'string', default: process.env.TALLYD_LOG_LEVEL ?? 'info' },
+        'drain-timeout': { type: 'string' },
+        'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
       },
     });
-    const logger = pino({ name: 'tallyd', level: values['log-level'] });
+    const level = values['log-level'] ?? (process.env.TALLYD_LOG_LEVEL || 'info');
+    if (!isLogLevel(level)) throw new CliError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not '${level}'`);
+    const format = values['log-format'] ?? (process.env.TALLYD_LOG_FORMAT || defaultLogFormat(process.stdout.isTTY === true));
+    if (!isLogFormat(format)) throw new CliError(`--log-format must be ${LOG_FORMATS.join(' or ')}, not '${format}'`);
+    const drainMs = durationOption('--drain-timeout', values['drain-timeout'], 10_000);
+    const logger = createLogger({ level, format });
     const base = values.config !== undefined ? loadConfigFile(values.config) : defaultConfig();
     const flags: Record<string, string> = {};
     if (values.listen !== undefined) flags.listen = values.listen;
@@ -59,6 +69,7 @@ export const serveCommand: Command = {
     const server = await startServer({
       config,
       version: tallydVersion(),
+      revision: tallydRevision(),
       nativeFree: values['native-free'],
       logger,
       ...(values.config !== undefined ? { configFile: resolvePath(values.config) } : {}),
@@ -66,16 +77,18 @@ export const serveCommand: Command = {
     const { listener } = server;
     logger.info(
       {
+        version: tallydVersion(),
+        revision: tallydRevision(),
+        config: values.config ?? 'built-in',
         listen: `${listener.host}:${listener.port}`,
         transport: listener.kind,
         shards: server.runtime.shardCount,
         metrics: config.metrics.length,
-        ...(server.dovecot.writerPath !== null ? { dovecotWriterSocket: server.dovecot.writerPath } : {}),
-        ...(server.dovecot.readerPath !== null ? { dovecotReaderSocket: server.dovecot.readerPath } : {}),
+        dovecotWriterSocket: server.dovecot.writerPath,
+        dovecotReaderSocket: server.dovecot.readerPath,
       },
       'tallyd is serving',
     );
-    const drainMs = Number(values['drain-timeout']);
     return new Promise<number>((resolve) => {
       let signalled = false;
       const onSignal = (sig: NodeJS.Signals): void => {

@@ -17,3 +17,17 @@ export function tallydVersion(): string {
   }
   return cached;
 }
+
+let revision: string | undefined;
+
+/** The git revision the build was made from (dist/REVISION, written by `npm run build`), else "unknown". */
+export function tallydRevision(): string {
+  if (revision === undefined) {
+    try {
+      revision = readFileSync(new URL('../../REVISION', import.meta.url), 'utf8').trim() || 'unknown';
+    } catch {
+      revision = 'unknown';
+    }
+  }
+  return revision;
+}

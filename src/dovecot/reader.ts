@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import { buildMetricDef } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 import type { SelfFamily } from '../export/types.js';
+import type { ServerLog } from '../log/events.js';
 import type { EngineSnapshot } from '../metrics/types.js';
 import type { Runtime } from '../shard/runtime.js';
 import { renderReaderDump, splitTabEscaped } from './reader-wire.js';
@@ -126,6 +127,8 @@ export interface ReaderOptions {
   /** a line, LF included, longer than this closes the connection; default READER_MAX_LINE_BYTES (1024, Dovecot's) */
   maxLineBytes?: number;
   log?: ReaderLogger;
+  /** where METRICS-ADD, METRICS-REMOVE and DUMP-RESET are logged */
+  events?: ServerLog;
 }
 
 /** Complete lines read ahead of the one being answered before the socket is paused. */
@@ -141,7 +144,7 @@ type Item = { line: string } | { tooLong: true };
  * costs about one answer of memory and delays no one else.
  */
 export function readerConnection(socket: Socket, backend: ReaderBackend, counters: ReaderCounters, opts: ReaderOptions = {}): void {
-  new ReaderConnection(socket, backend, counters, opts.maxLineBytes ?? READER_MAX_LINE_BYTES, opts.log);
+  new ReaderConnection(socket, backend, counters, opts.maxLineBytes ?? READER_MAX_LINE_BYTES, opts.log, opts.events);
 }
 
 class ReaderConnection {
@@ -161,6 +164,7 @@ class ReaderConnection {
     private readonly counters: ReaderCounters,
     private readonly maxLine: number,
     private readonly log: ReaderLogger | undefined,
+    private readonly events: ServerLog | undefined,
   ) {
     counters.connectionsTotal++;
     counters.connections++;
@@ -297,6 +301,7 @@ class ReaderConnection {
       case 'DUMP-RESET': {
         const text = await this.backend.dump(cmd === 'DUMP-RESET', (snap) => renderReaderDump(snap, rest));
         this.counters.commands[cmd]++;
+        if (cmd === 'DUMP-RESET') this.events?.reset('stats-reader', null);
         this.send(text);
         return;
       }
@@ -308,6 +313,7 @@ class ReaderConnection {
         const [name, description, fields, groupBy, filter, exporter, exporterInclude] = rest as [string, string, string, string, string, string, string];
         const err = await this.backend.add({ name, description, fields, groupBy, filter, exporter, exporterInclude });
         this.counters.commands[cmd]++;
+        if (err === null) this.events?.metricAdded(name, 'stats-reader', null, { filter, fields: fields.split(/\s+/).filter((f) => f !== ''), groupBy });
         this.send(err === null ? '+\n' : `-METRICS-ADD: ${oneLine(err)}\n`);
         return;
       }
@@ -319,6 +325,7 @@ class ReaderConnection {
         }
         const ok = await this.backend.remove(name);
         this.counters.commands[cmd]++;
+        if (ok) this.events?.metricRemoved(name, 'stats-reader', null);
         this.send(ok ? '+\n' : `-metrics '${oneLine(name)}' not found\n`);
         return;
       }

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Settings } from '../config/types.js';
 import type { SelfFamily } from '../export/index.js';
+import type { ServerLog } from '../log/events.js';
 import { parseFilter } from '../filter/index.js';
 import type { Runtime } from '../shard/runtime.js';
 import { ReaderServer, runtimeReaderBackend } from './reader.js';
@@ -25,19 +26,22 @@ export function metricsFilter(rt: Runtime): string {
   return writerFilter(rt.metricDefs().map((d) => parseFilter(d.filter).canonical));
 }
 
-export async function startDovecotSockets(rt: Runtime, s: Settings, log?: Logger): Promise<DovecotSockets> {
+export async function startDovecotSockets(rt: Runtime, s: Settings, log?: Logger, events?: ServerLog): Promise<DovecotSockets> {
   const owner = { mode: s.dovecotSocketMode, user: s.dovecotSocketUser, group: s.dovecotSocketGroup };
   let writer: WriterServer | null = null;
   let writerSock: UnixListener | null = null;
   if (s.dovecotWriterSocket !== null) {
-    const w = new WriterServer(rt, () => metricsFilter(rt), log);
+    const w = new WriterServer(rt, () => metricsFilter(rt), log, events);
     writerSock = await listenUnix({ ...owner, path: s.dovecotWriterSocket, setting: 'dovecot_writer_socket' }, (sock) => w.accept(sock));
     writer = w;
   }
   let reader: ReaderServer | null = null;
   let readerSock: UnixListener | null = null;
   if (s.dovecotReaderSocket !== null) {
-    const r = new ReaderServer(runtimeReaderBackend(rt), { log: log === undefined ? undefined : { warn: (msg: string) => log.warn(msg) } });
+    const r = new ReaderServer(runtimeReaderBackend(rt), {
+      log: log === undefined ? undefined : { warn: (msg: string) => log.warn(msg) },
+      ...(events !== undefined ? { events } : {}),
+    });
     try {
       readerSock = await listenUnix({ ...owner, path: s.dovecotReaderSocket, setting: 'dovecot_reader_socket' }, (sock) => r.accept(sock));
     } catch (e) {

@@ -21,6 +21,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { FORMAT_STATS_WRITER } from '../event/decode.js';
+import type { ServerLog } from '../log/events.js';
 import type { IngestOutcome, Runtime } from '../shard/runtime.js';
 import { SERVER_VERSION, STATS_CLIENT_MAJOR, tabEscape } from './writer-encode.js';
 import { MAX_LINE_BYTES } from './writer-line.js';
@@ -88,6 +89,7 @@ export class WriterServer {
     private readonly rt: Runtime,
     private readonly filterOf: () => string,
     private readonly log?: Logger,
+    private readonly events?: ServerLog,
   ) {
     this.perShard = new Array<number>(rt.shardCount).fill(0);
     this.filterLine = `FILTER\t${tabEscape(filterOf())}\n`;
@@ -233,6 +235,7 @@ export class WriterServer {
         if (!c.waiting) {
           c.waiting = true;
           this.counters.paused++;
+          this.events?.backpressure('stats-writer', null, `stats-writer connection paused: shard ${c.shard}'s ring is full`);
           c.socket.pause();
           void this.rt.waitForShardSpace(c.shard, b.length, 1000).then(() => {
             c.waiting = false;

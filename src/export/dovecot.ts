@@ -12,7 +12,7 @@ import type { EngineSnapshot, MetricSnapshot, NodeSnapshot } from '../metrics/ty
 import { formatCFixed, formatFloor, formatSample } from './cformat.js';
 import { serializeFamilies } from './exposition.js';
 import { childValues, escapeLabelValue, isLabelName, isMetricName, NameRegistry, namePart, quantizerOf } from './names.js';
-import { selfFamilies } from './self.js';
+import { buildInfo, selfFamilies } from './self.js';
 import type { MetricsOptions } from './types.js';
 
 /** µs → seconds as Dovecot computes it: `(float)sum / 1e6F`, printed `%.6f`. */
@@ -129,18 +129,18 @@ function metric(out: string[], ms: MetricSnapshot, prefix: string, fieldFamilies
 
 export function renderDovecot(snap: EngineSnapshot, opts: MetricsOptions): string {
   const p = opts.prefix;
-  const rev = opts.revision === undefined ? '' : `,revision="${escapeLabelValue(opts.revision)}"`;
+  const [version, revision, node] = buildInfo(opts);
   const out: string[] = [
     '# HELP process_start_time_seconds Timestamp of service start',
     '# TYPE process_start_time_seconds gauge',
     `process_start_time_seconds ${formatFloor(opts.startTimeSeconds)}`,
-    `# HELP ${p}_build tallyd build information`,
-    `# TYPE ${p}_build info`,
-    `${p}_build_info{version="${escapeLabelValue(opts.version)}"${rev}} 1`,
+    '# HELP tallyd_build tallyd build information',
+    '# TYPE tallyd_build info',
+    `tallyd_build_info{version="${escapeLabelValue(version)}",revision="${escapeLabelValue(revision)}",node="${escapeLabelValue(node)}"} 1`,
   ];
   const reg = new NameRegistry();
   reg.claim('process_start_time_seconds', 'gauge');
-  reg.claim(`${p}_build`, 'info');
+  reg.claim('tallyd_build', 'info');
   const fields = opts.compat !== '2.3';
   for (const ms of snap.metrics) metric(out, ms, p, fields, reg);
   const self = selfFamilies(snap, opts.extra).map((f) => ({ ...f, name: reg.claim(f.name, f.kind) }));

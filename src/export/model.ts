@@ -30,7 +30,7 @@ import {
   quantizerOf,
   uniqueLabelNames,
 } from './names.js';
-import { selfFamilies } from './self.js';
+import { buildInfo, selfFamilies } from './self.js';
 import { helpOf, labelSet, NO_LABELS, type Family, type HistFamily, type HistSample, type LabelSet } from './family.js';
 import type { MetricsOptions } from './types.js';
 
@@ -305,16 +305,16 @@ export function buildModel(snap: EngineSnapshot, opts: MetricsOptions): Model {
     metric: -1,
     samples: [{ labels: NO_LABELS, value: opts.startTimeSeconds }],
   });
-  const bi = opts.revision === undefined ? [opts.version] : [opts.version, opts.revision];
   families.push({
     kind: 'info',
-    name: reg.claim(`${opts.prefix}_build`, 'info'),
+    name: reg.claim('tallyd_build', 'info'),
     help: 'tallyd build information',
     unit: null,
     metric: -1,
-    samples: [{ labels: labelSet(['version', 'revision'].slice(0, bi.length), bi), value: 1 }],
+    samples: [{ labels: labelSet(['version', 'revision', 'node'], buildInfo(opts)), value: 1 }],
   });
   snap.metrics.forEach((ms, i) => metricFamilies(ms, i, opts.prefix, reg, families));
   for (const f of selfFamilies(snap, opts.extra)) families.push({ ...f, name: reg.claim(f.name, f.kind) });
   return { families, registry: reg };
 }
+

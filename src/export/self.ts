@@ -5,7 +5,7 @@
 import type { EngineSnapshot } from '../metrics/types.js';
 import { labelSet, NO_LABELS, type ScalarFamily } from './family.js';
 import { uniqueLabelNames } from './names.js';
-import type { SelfFamily } from './types.js';
+import type { MetricsOptions, SelfFamily } from './types.js';
 
 function scalar(name: string, help: string, kind: 'counter' | 'gauge', samples: ScalarFamily['samples']): ScalarFamily {
   return { kind, name, help, unit: null, metric: -1, samples };
@@ -69,4 +69,9 @@ export function selfFamilies(snap: EngineSnapshot, extra: readonly SelfFamily[])
   ];
   for (const f of extra) out.push(fromExtra(f));
   return out;
+}
+
+/** The label values of `tallyd_build_info`: version, revision, node. */
+export function buildInfo(opts: MetricsOptions): [string, string, string] {
+  return [opts.version, opts.revision ?? 'unknown', opts.node ?? process.version];
 }

@@ -20,10 +20,12 @@ export interface MetricsOptions {
   prefix: string;
   /** `openmetrics_style` (only the `openmetrics` format looks at it) */
   style: OpenMetricsStyle;
-  /** build version (`<prefix>_build_info{version}`) */
+  /** build version (`tallyd_build_info{version}`) */
   version: string;
-  /** build revision, printed when given */
+  /** build revision (`tallyd_build_info{revision}`); default "unknown" */
   revision?: string;
+  /** Node.js version (`tallyd_build_info{node}`); default this process's */
+  node?: string;
   /** unix seconds of process start */
   startTimeSeconds: number;
   /** self-metric families beyond the engine counters */

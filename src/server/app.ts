@@ -16,6 +16,7 @@ import {
   type ExportFormat,
   type SelfFamily,
 } from '../export/index.js';
+import { reasonCode, ServerLog } from '../log/events.js';
 import type { EngineSnapshot } from '../metrics/types.js';
 import type { IngestOutcome, Runtime } from '../shard/runtime.js';
 import { displayPeer, NetworkList } from './access.js';
@@ -25,6 +26,7 @@ import { LiveHub } from './live/hub.js';
 import { renderIndex } from './live/page.js';
 import { RecentLog } from './live/recent.js';
 import { negotiateExposition, wantsGzip } from './negotiate.js';
+import { processFamilies } from './process.js';
 import { fail, json, text } from './respond.js';
 import { jsonFamilies, newServerCounters, serverFamilies, type ServerCounters } from './self.js';
 import type { Begin, ConnectionLimits, HttpResponse, RequestHead, Upgrade } from './types.js';
@@ -48,6 +50,10 @@ export interface AppOptions {
   configFile?: string | null;
   /** recent warnings and errors shown on `/` (shard deaths are noted by whoever sees them) */
   recent?: RecentLog;
+  /** build revision for `tallyd_build_info` (default "unknown") */
+  revision?: string;
+  /** where metric add/remove, resets, rejected batches and refusals are logged */
+  log?: ServerLog;
 }
 
 /** Self-metric families of other parts of the process (the Dovecot sockets), added to every scrape. */
@@ -57,12 +63,14 @@ export class App {
   private readonly cfg: ResolvedConfig;
   private readonly rt: Runtime;
   private readonly version: string;
+  private readonly revision: string | undefined;
   private readonly transport: string;
   private readonly trusted: NetworkList;
   private readonly ingestNets: NetworkList;
   private readonly token: Buffer | null;
   private readonly routes: [RegExp, Route][];
   readonly counters: ServerCounters;
+  readonly log: ServerLog;
   /** further self-metric families, rendered after the server's own (OpenMetrics/text only) */
   readonly familySources: FamilySource[] = [];
   readonly startTime: number;
@@ -76,7 +84,9 @@ export class App {
     this.cfg = opts.config;
     this.rt = opts.runtime;
     this.version = opts.version;
+    this.revision = opts.revision;
     this.transport = opts.transport;
+    this.log = opts.log ?? new ServerLog(undefined);
     const s = opts.config.settings;
     this.trusted = new NetworkList(s.trustedNetworks);
     this.ingestNets = new NetworkList(s.ingestNetworks);
@@ -107,9 +117,9 @@ export class App {
       ],
       [
         /^\/v1\/metrics$/,
-        { access: 'trusted', methods: { GET: () => this.listMetrics(), POST: () => this.addMetric() } },
+        { access: 'trusted', methods: { GET: () => this.listMetrics(), POST: (r) => this.addMetric(r) } },
       ],
-      [/^\/v1\/metrics\/([^/]+)$/, { access: 'trusted', methods: { DELETE: (_r, p) => this.removeMetric(p[0] ?? '') } }],
+      [/^\/v1\/metrics\/([^/]+)$/, { access: 'trusted', methods: { DELETE: (r, p) => this.removeMetric(r, p[0] ?? '') } }],
     ];
   }
 
@@ -177,11 +187,46 @@ export class App {
 
   /** Routes a request head; the adapter then answers or reads the body. */
   begin(req: RequestHead): Begin | Promise<HttpResponse> | HttpResponse {
-    // the ingest route first: it takes almost every request
+    // the ingest route first: it takes almost every request (and logs its own refusals)
     if (req.path === '/v1/events' && req.method === 'POST') {
       const denied = this.checkAccess('ingest', req);
-      return denied ?? this.ingest(req);
+      if (denied !== null) {
+        this.refusedBatch(req, denied);
+        return denied;
+      }
+      return this.ingest(req);
     }
+    return this.log.logger === undefined ? this.route(req) : this.observe(req, this.route(req));
+  }
+
+  /** A whole ingest batch refused (4xx), logged with the peer and the reason. */
+  private refusedBatch(req: RequestHead, r: HttpResponse, via: 'http' | 'websocket' = 'http'): void {
+    if (this.log.logger === undefined) return;
+    const peer = displayPeer(req.peer);
+    const e = errorOfResponse(r);
+    this.log.rejected(peer, via, e.error, e.message, { status: r.status });
+  }
+
+  /** Logs the 4xx answers of the routes other than ingest, at debug. */
+  private observe(req: RequestHead, r: Begin | Promise<HttpResponse> | HttpResponse): Begin | Promise<HttpResponse> | HttpResponse {
+    const seen = (res: HttpResponse): HttpResponse => {
+      if (res.status >= 400 && res.status < 500) {
+        const e = errorOfResponse(res);
+        this.log.clientError(displayPeer(req.peer), req.method, req.path, res.status, e.error, e.message);
+      }
+      return res;
+    };
+    if (r instanceof Promise) return r.then(seen);
+    if ('kind' in r) {
+      if (r.kind === 'respond') return { kind: 'respond', response: seen(r.response) };
+      if (r.kind === 'stream') return r;
+      const inner = r;
+      return { kind: 'body', limit: inner.limit, tooLarge: () => seen(inner.tooLarge()), finish: async (body) => seen(await inner.finish(body)) };
+    }
+    return seen(r);
+  }
+
+  private route(req: RequestHead): Begin | Promise<HttpResponse> | HttpResponse {
     for (const [re, route] of this.routes) {
       const m = re.exec(req.path);
       if (m === null) continue;
@@ -210,20 +255,25 @@ export class App {
       return { ok: false, response: fail(404, 'ERR_HTTP_NOT_FOUND', `no WebSocket route for ${req.path}`) };
     }
     const denied = this.checkAccess('ingest', req);
-    if (denied !== null) return { ok: false, response: denied };
+    if (denied !== null) {
+      this.refusedBatch(req, denied, 'websocket');
+      return { ok: false, response: denied };
+    }
     if (this.readiness === 'draining') {
       return { ok: false, response: fail(503, 'ERR_INGEST_BUSY', 'tallyd is shutting down', { 'retry-after': '5' }) };
     }
     const max = this.cfg.settings.maxWebsockets;
     if (this.counters.wsConnections >= max) {
       this.counters.wsRefused++;
+      this.log.backpressure('websocket', displayPeer(req.peer), `WebSocket refused: ${max} are open (max_websockets)`);
       return { ok: false, response: fail(503, 'ERR_INGEST_BUSY', `${max} WebSockets are open (max_websockets); retry later`, { 'retry-after': '5' }) };
     }
     const q = new URLSearchParams(req.query);
     const ack = q.get('ack') === '1' || q.get('ack') === 'true';
     const via = `WebSocket from ${displayPeer(req.peer)}`;
     const note = (o: IngestOutcome): void => this.recent.noteOutcome(o, via);
-    return { ok: true, session: new StreamSession(this.rt, ack, this.maxMessageBytes, this.counters, note) };
+    const log = { log: this.log, peer: displayPeer(req.peer) };
+    return { ok: true, session: new StreamSession(this.rt, ack, this.maxMessageBytes, this.counters, note, log) };
   }
 
   // ---- routes ----------------------------------------------------------
@@ -236,21 +286,35 @@ export class App {
     const ct = req.header('content-type');
     const format = formatOfContentType(ct);
     if (format === null) {
-      return fail(
+      const r = fail(
         415,
         'ERR_INGEST_CONTENT_TYPE',
         `content type ${ct === undefined ? '(none)' : JSON.stringify(ct)} is not one of application/msgpack, application/json, application/x-ndjson`,
       );
+      this.refusedBatch(req, r);
+      return r;
     }
     return {
       kind: 'body',
       limit: this.maxMessageBytes,
-      tooLarge: () => fail(413, 'ERR_INGEST_TOO_LARGE', this.tooLargeMessage()),
+      tooLarge: () => {
+        const r = fail(413, 'ERR_INGEST_TOO_LARGE', this.tooLargeMessage());
+        this.refusedBatch(req, r);
+        return r;
+      },
       finish: async (body) => {
         this.counters.httpBatches++;
         const o = await this.rt.ingest(body, format);
         if (o.status !== 'ok' || o.rejected > 0) this.recent.noteOutcome(o, `HTTP from ${displayPeer(req.peer)}`);
-        return outcomeResponse(o);
+        const r = outcomeResponse(o);
+        if (this.log.logger !== undefined) {
+          if (o.status === 'ok' && o.rejected > 0) {
+            const first = o.errors[0]?.reason ?? 'rejected';
+            this.log.rejected(displayPeer(req.peer), 'http', reasonCode(first), first, { status: 200, events: o.accepted + o.rejected, rejected: o.rejected });
+          } else if (o.status === 'busy') this.log.backpressure('http', displayPeer(req.peer), 'batch answered 503: every shard ring is full');
+          else if (o.status === 'framing') this.refusedBatch(req, r);
+        }
+        return r;
       },
     };
   }
@@ -262,6 +326,7 @@ export class App {
       style: s.openmetricsStyle,
       compat: s.dovecotCompat,
       version: this.version,
+      ...(this.revision !== undefined ? { revision: this.revision } : {}),
       startTimeSeconds: Math.floor(this.startTime),
       extra,
       ...(fields !== undefined ? { fields } : {}),
@@ -272,6 +337,7 @@ export class App {
     const t0 = performance.now();
     const extra = format === 'json' ? jsonFamilies(this.rt, this.counters) : serverFamilies(this.rt, this.counters);
     if (format !== 'json') for (const f of this.familySources) extra.push(...f());
+    extra.push(...(await processFamilies()));
     const opts = this.renderOpts(extra, fields);
     const render = (snap: EngineSnapshot): string => renderExport(format, snap, opts);
     const body = reset ? await this.rt.snapshotAndReset(render) : await this.rt.snapshot(render);
@@ -299,7 +365,9 @@ export class App {
     const f = q.get('fields');
     const fields = f === null || f.trim() === '' ? [...DEFAULT_DUMP_FIELDS] : parseDumpFields(f);
     const reset = post && (q.get('reset') === '1' || q.get('reset') === 'true');
-    return this.scrape(req, 'dump', undefined, reset, fields);
+    const answer = this.scrape(req, 'dump', undefined, reset, fields);
+    if (reset) void answer.then(() => this.log.reset('http', displayPeer(req.peer)), () => undefined);
+    return answer;
   }
 
   private listMetrics(): HttpResponse {
@@ -315,7 +383,7 @@ export class App {
     );
   }
 
-  private addMetric(): Begin {
+  private addMetric(req: RequestHead): Begin {
     return {
       kind: 'body',
       limit: 1 << 20,
@@ -345,6 +413,7 @@ export class App {
             new Set(this.rt.metricDefs().map((d) => d.name)),
           );
           await this.rt.addMetric(def);
+          this.log.metricAdded(def.name, 'http', displayPeer(req.peer), { filter: def.filter, fields: def.fields, groupBy: formatGroupBy(def.groupBy) });
           return json(201, { name: def.name });
         } catch (e) {
           if (e instanceof ConfigError) return fail(e.code === 'ERR_CONFIG_DUPLICATE' ? 409 : 400, e.code, e.message);
@@ -354,8 +423,11 @@ export class App {
     };
   }
 
-  private async removeMetric(name: string): Promise<HttpResponse> {
-    if (await this.rt.removeMetric(name)) return { status: 204, headers: {}, body: '' };
+  private async removeMetric(req: RequestHead, name: string): Promise<HttpResponse> {
+    if (await this.rt.removeMetric(name)) {
+      this.log.metricRemoved(name, 'http', displayPeer(req.peer));
+      return { status: 204, headers: {}, body: '' };
+    }
     return fail(404, 'ERR_METRIC_NOT_FOUND', `metrics '${name}' not found`);
   }
 
@@ -375,5 +447,15 @@ export class App {
     const accepted = await this.rt.snapshot((s) => s.counters.eventsAccepted);
     const page = renderIndex({ ...this.pageInfo(), metrics: this.rt.metricDefs(), eventsAccepted: accepted });
     return text(200, page, 'text/html; charset=utf-8');
+  }
+}
+
+/** The `{error, message}` of an error answer built by `fail` (or its status when it has none). */
+function errorOfResponse(r: HttpResponse): { error: string; message: string } {
+  try {
+    const o = JSON.parse(typeof r.body === 'string' ? r.body : r.body.toString('utf8')) as { error?: unknown; message?: unknown };
+    return { error: typeof o.error === 'string' ? o.error : `HTTP ${r.status}`, message: typeof o.message === 'string' ? o.message : '' };
+  } catch {
+    return { error: `HTTP ${r.status}`, message: '' };
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { BatchFormat } from '../event/decode.js';
 import { FORMAT_JSON, FORMAT_MSGPACK, FORMAT_NDJSON } from '../event/decode.js';
+import { reasonCode, type ServerLog } from '../log/events.js';
 import type { IngestOutcome, Runtime } from '../shard/runtime.js';
 import { fail, json } from './respond.js';
 import type { HttpResponse, WsSession } from './types.js';
@@ -79,8 +80,17 @@ export class StreamSession implements WsSession {
   private closed: boolean;
   /** told of every message's outcome that is not clean (rejections, refusals) */
   private readonly note: ((o: IngestOutcome) => void) | undefined;
+  private readonly log: { log: ServerLog; peer: string } | undefined;
 
-  constructor(runtime: Runtime, ack: boolean, maxMessageBytes: number, counters: IngestCounters, note?: (o: IngestOutcome) => void) {
+  constructor(
+    runtime: Runtime,
+    ack: boolean,
+    maxMessageBytes: number,
+    counters: IngestCounters,
+    note?: (o: IngestOutcome) => void,
+    log?: { log: ServerLog; peer: string },
+  ) {
+    this.log = log;
     this.runtime = runtime;
     this.ack = ack;
     this.maxMessageBytes = maxMessageBytes;
@@ -98,6 +108,7 @@ export class StreamSession implements WsSession {
     const seq = ++this.seq;
     this.counters.wsMessages++;
     if (this.queued >= WS_MAX_QUEUED || (this.queued > 0 && this.queuedBytes + data.length > Math.max(WS_MAX_QUEUED_BYTES, this.maxMessageBytes))) {
+      this.log?.log.backpressure('websocket', this.log.peer, 'WebSocket message answered busy: too many messages waiting on the connection');
       return Promise.resolve([JSON.stringify({ seq, busy: true, error: 'ERR_INGEST_BUSY', message: 'too many messages waiting' })]);
     }
     this.queued++;
@@ -125,6 +136,7 @@ export class StreamSession implements WsSession {
       if (await this.runtime.waitForSpace(data.length, WS_SPACE_WAIT_MS)) o = await this.runtime.ingest(data, format);
     }
     if (this.note !== undefined && (o.status !== 'ok' || o.rejected > 0)) this.note(o);
+    if (this.log !== undefined) this.logOutcome(this.log, o);
     switch (o.status) {
       case 'ok':
         return this.ack ? [JSON.stringify({ seq, accepted: o.accepted, rejected: o.rejected, errors: o.errors })] : [];
@@ -138,6 +150,17 @@ export class StreamSession implements WsSession {
         return [JSON.stringify({ seq, busy: true, error: 'ERR_INGEST_BUSY', message: 'tallyd is shutting down' })];
       case 'lost':
         return [JSON.stringify({ seq, error: 'ERR_INGEST_LOST', message: 'the shard processing this message died' })];
+    }
+  }
+
+  private logOutcome(l: { log: ServerLog; peer: string }, o: IngestOutcome): void {
+    if (o.status === 'ok' && o.rejected > 0) {
+      const first = o.errors[0]?.reason ?? 'rejected';
+      l.log.rejected(l.peer, 'websocket', reasonCode(first), first, { status: 200, events: o.accepted + o.rejected, rejected: o.rejected });
+    } else if (o.status === 'framing') {
+      l.log.rejected(l.peer, 'websocket', 'ERR_INGEST_FRAMING', o.message, { status: 400 });
+    } else if (o.status === 'busy') {
+      l.log.backpressure('websocket', l.peer, 'WebSocket message answered busy: every shard ring is full');
     }
   }
 

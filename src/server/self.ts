@@ -37,7 +37,6 @@ export function newServerCounters(): ServerCounters {
 /** Families for OpenMetrics / text. */
 export function serverFamilies(rt: Runtime, c: ServerCounters): SelfFamily[] {
   const st = rt.stats();
-  const mem = process.memoryUsage();
   const shard = (f: (s: (typeof st.shards)[number]) => number) =>
     st.shards.map((s) => ({ labels: { shard: String(s.index) }, value: f(s) }));
   return [
@@ -65,8 +64,6 @@ export function serverFamilies(rt: Runtime, c: ServerCounters): SelfFamily[] {
     { name: 'tallyd_scrapes_total', help: 'Scrapes and dumps served', type: 'counter', samples: [{ labels: {}, value: c.scrapes }] },
     { name: 'tallyd_scrape_duration_seconds', help: 'Duration of the last scrape (merge and render)', type: 'gauge', samples: [{ labels: {}, value: c.lastScrapeSeconds }] },
     { name: 'tallyd_shards', help: 'Shard worker threads', type: 'gauge', samples: [{ labels: {}, value: st.shards.length }] },
-    { name: 'process_resident_memory_bytes', help: 'Resident memory of the process', type: 'gauge', samples: [{ labels: {}, value: mem.rss }] },
-    { name: 'nodejs_heap_used_bytes', help: 'V8 heap in use on the main thread', type: 'gauge', samples: [{ labels: {}, value: mem.heapUsed }] },
   ];
 }
 

@@ -7,16 +7,20 @@ import type { Logger } from 'pino';
 import { listenNativeFree } from '../../native-free/server.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { startDovecotSockets, type DovecotSockets } from '../dovecot/service.js';
+import { ServerLog } from '../log/events.js';
 import { Runtime } from '../shard/runtime.js';
 import { App } from './app.js';
 import { RecentLog } from './live/recent.js';
 import { loadNativeUws } from './native.js';
+import { startProcessMetrics } from './process.js';
 import type { Listener } from './types.js';
 import { listenUws } from './uws.js';
 
 export interface ServerOptions {
   config: ResolvedConfig;
   version: string;
+  /** build revision for `tallyd_build_info` */
+  revision?: string;
   nativeFree?: boolean;
   logger?: Logger;
   /** the config file read (shown on `/`); absent: built-in defaults */
@@ -38,10 +42,12 @@ export interface Server {
 export async function startServer(opts: ServerOptions): Promise<Server> {
   const { config, logger } = opts;
   const recent = new RecentLog();
+  const events = new ServerLog(logger);
+  startProcessMetrics();
   const runtime = await Runtime.start({
     config,
     onShardExit: (shard, err) => {
-      logger?.error({ shard, err }, 'shard worker died; restarting it');
+      events.shardRestart(shard, err);
       recent.add('error', 'shard', `shard ${shard} worker died (${(err as Error)?.message ?? String(err)}); restarting it`);
     },
   });
@@ -59,6 +65,8 @@ export async function startServer(opts: ServerOptions): Promise<Server> {
     transport: kind === 'uws' ? 'uWebSockets.js' : 'node:http (native-free)',
     configFile: opts.configFile ?? null,
     recent,
+    log: events,
+    ...(opts.revision !== undefined ? { revision: opts.revision } : {}),
   });
   const { host, port } = config.settings.listen;
   let listener: Listener;
@@ -71,7 +79,7 @@ export async function startServer(opts: ServerOptions): Promise<Server> {
   }
   let dovecot: DovecotSockets;
   try {
-    dovecot = await startDovecotSockets(runtime, config.settings, logger);
+    dovecot = await startDovecotSockets(runtime, config.settings, logger, events);
   } catch (e) {
     await listener.close();
     listener.terminate();

@@ -38,9 +38,9 @@ describe('dovecot style', () => {
     expect(text.slice(0, cut)).toBe(`# HELP process_start_time_seconds Timestamp of service start
 # TYPE process_start_time_seconds gauge
 process_start_time_seconds 1700000000
-# HELP dovecot_build tallyd build information
-# TYPE dovecot_build info
-dovecot_build_info{version="0.1.0"} 1
+# HELP tallyd_build tallyd build information
+# TYPE tallyd_build info
+tallyd_build_info{version="0.1.0",revision="unknown",node="v0.0.0"} 1
 # HELP dovecot_auth_success Total number of all events of this kind
 # TYPE dovecot_auth_success counter
 dovecot_auth_success_total 2
@@ -202,6 +202,6 @@ dovecot_b_count 1`);
 
   test('revision is printed when known', () => {
     const text = renderDovecot(snapshotOf(SEED, []), { ...DOVECOT, revision: '38ecc424a' });
-    expect(text).toContain('\ndovecot_build_info{version="0.1.0",revision="38ecc424a"} 1\n');
+    expect(text).toContain('\ntallyd_build_info{version="0.1.0",revision="38ecc424a",node="v0.0.0"} 1\n');
   });
 });

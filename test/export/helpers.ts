@@ -11,6 +11,7 @@ export const OPTS: MetricsOptions = {
   prefix: 'dovecot',
   style: 'strict',
   version: '0.1.0',
+  node: 'v0.0.0',
   startTimeSeconds: 1700000000,
   extra: [],
 };

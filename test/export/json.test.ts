@@ -49,7 +49,7 @@ describe('/metrics.json', () => {
     const doc = JSON.parse(text) as Record<string, { help?: string; type: string; value: unknown }>;
     expect(Object.keys(doc)).toEqual([
       'process_start_time_seconds',
-      'dovecot_build_info',
+      'tallyd_build_info',
       'dovecot_imap_command_total',
       'dovecot_imap_command_duration_seconds_total',
       'dovecot_imap_command_summary',
@@ -77,7 +77,11 @@ describe('/metrics.json', () => {
       type: 'gauge',
       value: 1700000000,
     });
-    expect(doc['dovecot_build_info']).toEqual({ help: 'tallyd build information', type: 'gauge', value: { version: { '0.1.0': 1 } } });
+    expect(doc['tallyd_build_info']).toEqual({
+      help: 'tallyd build information',
+      type: 'gauge',
+      value: [{ version: '0.1.0', revision: 'unknown', node: 'v0.0.0', '@': 1 }],
+    });
     expect(doc['dovecot_imap_command_total']).toEqual({
       help: 'Total number of all events of this kind of IMAP commands',
       type: 'counter',

@@ -30,9 +30,9 @@ describe('strict OpenMetrics: whole document', () => {
 # UNIT process_start_time_seconds seconds
 # HELP process_start_time_seconds Start time of the process since unix epoch in seconds
 process_start_time_seconds 1700000000
-# TYPE dovecot_build info
-# HELP dovecot_build tallyd build information
-dovecot_build_info{version="0.1.0",revision="abc123"} 1
+# TYPE tallyd_build info
+# HELP tallyd_build tallyd build information
+tallyd_build_info{version="0.1.0",revision="abc123",node="v0.0.0"} 1
 # TYPE dovecot_imap_command counter
 # HELP dovecot_imap_command Total number of all events of this kind of IMAP commands
 dovecot_imap_command_total{cmd_name="SELECT",tagged_reply_state="OK"} 2
@@ -92,9 +92,9 @@ tallyd_sub_metrics{metric="imap_command"} 6
     expect(text.startsWith(`# HELP process_start_time_seconds Start time of the process since unix epoch in seconds
 # TYPE process_start_time_seconds gauge
 process_start_time_seconds 1700000000
-# HELP dovecot_build_info tallyd build information
-# TYPE dovecot_build_info gauge
-dovecot_build_info{version="0.1.0"} 1
+# HELP tallyd_build_info tallyd build information
+# TYPE tallyd_build_info gauge
+tallyd_build_info{version="0.1.0",revision="unknown",node="v0.0.0"} 1
 # HELP dovecot_imap_command_total Total number of all events of this kind of IMAP commands
 # TYPE dovecot_imap_command_total counter
 dovecot_imap_command_total{cmd_name="SELECT",tagged_reply_state="OK"} 2

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { renderDovecot, renderOpenMetrics, renderPrometheus } from '../../src/export/index.js';
 import type { EngineSnapshot } from '../../src/metrics/types.js';
+import { processFamilies, startProcessMetrics } from '../../src/server/process.js';
 import { def, handSnapshot, node, OPTS, promtoolCheck, pythonCheck, snapshotOf, validators } from './helpers.js';
 
 if (!validators.required) {
@@ -190,5 +191,31 @@ describe('random engine outputs validate', () => {
   });
   pythonTest('OpenMetrics (prometheus_client)', () => {
     for (const c of cases) expectOpenMetricsValid(renderOpenMetrics(snapOf(c), EXTRA));
+  });
+});
+
+describe("prom-client's process metrics among the self-metrics", () => {
+  const withProcess = async () => {
+    startProcessMetrics();
+    return { ...OPTS, extra: await processFamilies() };
+  };
+  const snap = () => snapshotOf(HARD, []);
+
+  test('are there under their usual names', async () => {
+    const text = renderPrometheus(snap(), await withProcess());
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes']) {
+      expect(text).toMatch(new RegExp(`^${name}(\\{[^}]*\\})? [0-9.e+-]+$`, 'm'));
+    }
+    // one start time, the preamble's
+    expect(text.match(/^process_start_time_seconds /gm)).toHaveLength(1);
+  });
+  promtoolTest('text 0.0.4 (promtool)', async () => {
+    expectPromtoolClean(renderPrometheus(snap(), await withProcess()));
+  });
+  pythonTest('OpenMetrics (prometheus_client)', async () => {
+    expectOpenMetricsValid(renderOpenMetrics(snap(), await withProcess()));
+  });
+  pythonTest('dovecot style (prometheus_client)', async () => {
+    expectOpenMetricsValid(renderDovecot(snap(), { ...(await withProcess()), style: 'dovecot' }));
   });
 });

@@ -209,11 +209,12 @@ scrape_configs:
     const r = await httpGet(`${prom}/api/v1/targets/metadata?match_target=${encodeURIComponent('{job="tallyd"}')}`);
     const meta = (JSON.parse(r.text) as { data: { metric: string; type: string; unit: string }[] }).data;
     const of = (m: string) => meta.find((x) => x.metric === m);
-    expect(of('dovecot_build')).toMatchObject({ type: 'info' }); // a gauge in text 0.0.4
+    expect(of('tallyd_build')).toMatchObject({ type: 'info' }); // a gauge in text 0.0.4
     expect(of('dovecot_imap_command_duration_seconds')).toMatchObject({ type: 'counter', unit: 'seconds' }); // no units in text 0.0.4
     expect(of('dovecot_imap_command')).toMatchObject({ type: 'counter' }); // the stem, not ..._total
     expect(of('dovecot_imap_cmd_duration_duration_seconds')).toMatchObject({ type: 'histogram', unit: 'seconds' });
-    expect(await scalar('dovecot_build_info{job="tallyd"}')).toBe(1);
+    expect(await scalar('tallyd_build_info{job="tallyd"}')).toBe(1);
+    expect(await scalar('process_cpu_seconds_total{job="tallyd"}')).toBeGreaterThan(0);
   });
 
   test('Prometheus stored every sample without complaint', async () => {

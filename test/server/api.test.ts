@@ -405,7 +405,7 @@ describe.each(TRANSPORTS)('API over $name', (transport) => {
       expect(sample(r.text, 'dovecot_by_test_total', `test="${id}"`)).toBe(3);
       expect(sample(r.text, 'dovecot_by_test_duration_seconds_total', `test="${id}"`)).toBe(2.000001);
       expect(sample(r.text, 'dovecot_by_test_bytes_total', `test="${id}"`)).toBe(15);
-      expect(r.text).toMatch(/^# TYPE dovecot_build info$/m);
+      expect(r.text).toMatch(/^# TYPE tallyd_build info$/m);
     });
 
     it('gives OpenMetrics 0.0.1 to a client that takes only that', async () => {
@@ -429,7 +429,7 @@ describe.each(TRANSPORTS)('API over $name', (transport) => {
       expect(r.text).not.toContain('# EOF');
       expect(r.text).toMatch(/^# TYPE dovecot_by_test_total counter$/m);
       expect(sample(r.text, 'dovecot_by_test_total', `test="${id}"`)).toBe(3);
-      expect(r.text).toMatch(/^# TYPE dovecot_build_info gauge$/m);
+      expect(r.text).toMatch(/^# TYPE tallyd_build_info gauge$/m);
     });
 
     it('gives OpenMetrics when it is preferred by q over text', async () => {
@@ -457,7 +457,7 @@ describe.each(TRANSPORTS)('API over $name', (transport) => {
       const stable = (t: string) =>
         t
           .split('\n')
-          .filter((l) => !/^(process_resident|nodejs_heap|tallyd_scrape|tallyd_bytes|tallyd_batches|tallyd_http|tallyd_events)/.test(l))
+          .filter((l) => !/^(process_|nodejs_|tallyd_scrape|tallyd_bytes|tallyd_batches|tallyd_http|tallyd_events)/.test(l))
           .join('\n');
       expect(stable(text)).toBe(stable(plain.text));
       expect(sample(text, 'dovecot_by_test_total', `test="${id}"`)).toBe(3);
@@ -512,10 +512,16 @@ describe.each(TRANSPORTS)('API over $name', (transport) => {
       expect(sample(t, 'tallyd_scrape_duration_seconds')).toBeGreaterThan(0);
       expect(sample(t, 'tallyd_shards')).toBe(2);
       expect(sample(t, 'tallyd_websocket_connections')).toBe(0);
+      // prom-client's process metrics under their usual names
       expect(sample(t, 'process_resident_memory_bytes')).toBeGreaterThan(1 << 20);
-      expect(sample(t, 'nodejs_heap_used_bytes')).toBeGreaterThan(0);
-      expect(t).toMatch(/^# TYPE dovecot_build_info gauge$/m);
-      expect(sample(t, 'dovecot_build_info', 'version="0.0.0-test"')).toBe(1);
+      expect(sample(t, 'process_cpu_seconds_total')).toBeGreaterThan(0);
+      expect(sample(t, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+      expect(sample(t, 'nodejs_heap_size_total_bytes')).toBeGreaterThan(0);
+      expect(t).toMatch(/^# TYPE nodejs_eventloop_lag_seconds gauge$/m);
+      expect(t).toMatch(/^# TYPE tallyd_build_info gauge$/m);
+      expect(sample(t, 'tallyd_build_info', `version="0.0.0-test",revision="unknown",node="${process.version}"`)).toBe(1);
+      // nothing of tallyd's own under the Dovecot prefix
+      expect(t).not.toMatch(/^dovecot_build/m);
       expect(t).toMatch(/^# TYPE process_start_time_seconds gauge$/m);
       const startTime = sample(t, 'process_start_time_seconds') as number;
       expect(Number.isInteger(startTime)).toBe(true);

@@ -114,7 +114,7 @@ describe.each(TRANSPORTS)('tallyd serve over $name as a process', (transport) =>
 
   it('exits at once, non-zero, on a second signal', async () => {
     // a drain timeout far beyond the wait below: a non-zero exit in time is the second signal's
-    const c = await serve([...flags, '--drain-timeout', '120000']);
+    const c = await serve([...flags, '--drain-timeout', '120s']);
     // two different signals (the same one twice may merge while pending), sent while the child is
     // stopped: both are pending when it resumes, so the second is handled while the drain runs even
     // if this process is descheduled between two kill() calls long enough for an idle server's
