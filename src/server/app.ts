@@ -24,6 +24,7 @@ import { outcomeResponse, StreamSession } from './ingest.js';
 import { negotiateExposition, wantsGzip } from './negotiate.js';
 import { fail, json, text } from './respond.js';
 import { jsonFamilies, newServerCounters, serverFamilies, type ServerCounters } from './self.js';
+import type { ReloadOutcome } from './reload.js';
 import type { Begin, ConnectionLimits, HttpResponse, RequestHead, Upgrade } from './types.js';
 
 export type Readiness = 'starting' | 'ready' | 'draining';
@@ -47,19 +48,21 @@ export interface AppOptions {
 export type FamilySource = () => SelfFamily[];
 
 export class App {
-  private readonly cfg: ResolvedConfig;
+  private cfg: ResolvedConfig;
   private readonly rt: Runtime;
   private readonly version: string;
   private readonly transport: string;
-  private readonly trusted: NetworkList;
-  private readonly ingestNets: NetworkList;
-  private readonly token: Buffer | null;
+  private trusted: NetworkList;
+  private ingestNets: NetworkList;
+  private token: Buffer | null;
   private readonly routes: [RegExp, Route][];
   readonly counters: ServerCounters;
   /** further self-metric families, rendered after the server's own (OpenMetrics/text only) */
   readonly familySources: FamilySource[] = [];
   readonly startTime: number;
   readiness: Readiness;
+  /** POST /v1/reload (set by startServer; src/server/reload.ts) */
+  reload: (() => Promise<ReloadOutcome>) | null = null;
   private rate: { t: number; accepted: number; eps: number };
 
   constructor(opts: AppOptions) {
@@ -90,8 +93,26 @@ export class App {
         /^\/v1\/metrics$/,
         { access: 'trusted', methods: { GET: () => this.listMetrics(), POST: () => this.addMetric() } },
       ],
+      [/^\/v1\/reload$/, { access: 'trusted', methods: { POST: () => this.reloadConfig() } }],
       [/^\/v1\/metrics\/([^/]+)$/, { access: 'trusted', methods: { DELETE: (_r, p) => this.removeMetric(p[0] ?? '') } }],
     ];
+  }
+
+  /** A reloaded config: its access settings and render settings apply from the next request on. */
+  applyConfig(config: ResolvedConfig): void {
+    this.cfg = config;
+    const s = config.settings;
+    this.trusted = new NetworkList(s.trustedNetworks);
+    this.ingestNets = new NetworkList(s.ingestNetworks);
+    this.token = s.ingestToken === null ? null : Buffer.from(s.ingestToken);
+  }
+
+  private async reloadConfig(): Promise<HttpResponse> {
+    if (this.reload === null) return fail(409, 'ERR_RELOAD_NO_CONFIG', 'this server cannot reload');
+    const out = await this.reload();
+    if (out.status === 'refused') return fail(400, out.code, out.message);
+    if (out.status === 'no_config') return fail(409, 'ERR_RELOAD_NO_CONFIG', out.message);
+    return json(200, out);
   }
 
   /**
