@@ -33,6 +33,8 @@ export class StateKeeper {
   private timer: NodeJS.Timeout | undefined;
   private saving: Promise<void> | null = null;
   private stopped = false;
+  /** set when the file exists but cannot be read: nothing is saved over it */
+  private disabled = false;
   saves = 0;
   saveFailures = 0;
   lastSaveSeconds = 0;
@@ -60,7 +62,9 @@ export class StateKeeper {
       buf = readStateFile(this.path);
     } catch (e) {
       this.restoreFailures.unreadable++;
-      this.log?.error({ stateFile: this.path, err: (e as Error).message }, 'the state file cannot be read: starting from zero (it is not overwritten until it can be read or is moved)');
+      // it may be good: it is not replaced by this process's figures
+      this.disabled = true;
+      this.log?.error({ stateFile: this.path, err: (e as Error).message }, 'the state file cannot be read: starting from zero, and not saving over it (fix its permissions or move it, then restart)');
       return;
     }
     if (buf === null) {
@@ -97,7 +101,7 @@ export class StateKeeper {
 
   /** Saves every `intervalMs` from now on. */
   start(intervalMs: number): void {
-    if (this.stopped) return;
+    if (this.stopped || this.disabled) return;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = setInterval(() => void this.save(), intervalMs);
     this.timer.unref();
@@ -105,7 +109,7 @@ export class StateKeeper {
 
   /** One periodic save (a save still running is not doubled). */
   save(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
+    if (this.stopped || this.disabled) return Promise.resolve();
     if (this.saving !== null) return this.saving;
     const run = (async () => {
       try {
@@ -126,6 +130,7 @@ export class StateKeeper {
   saveFinal(snap: EngineSnapshot): void {
     this.stopped = true;
     if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.disabled) return;
     try {
       writeStateFileSync(this.path, stateBytes(snap, this.rt.batchSeq));
       this.saved();

@@ -5,7 +5,7 @@
  * /metrics goes back. Bad state files are moved aside, logged and counted;
  * a metric whose definition changed is not restored.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, statSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pack } from 'msgpackr';
@@ -166,7 +166,8 @@ describe('a bad state file', () => {
     { name: 'truncated', reason: 'truncated', spoil: (g) => g.subarray(0, g.length - 100) },
     { name: 'a flipped byte', reason: 'checksum', spoil: (g) => {
       const b = Buffer.from(g);
-      b[Math.floor(b.length / 2)] ^= 0x40;
+      const i = Math.floor(b.length / 2);
+      b[i] = (b[i] as number) ^ 0x40;
       return b;
     } },
     { name: 'an unknown version', reason: 'unknown_version', spoil: (g) => {
@@ -186,6 +187,22 @@ describe('a bad state file', () => {
     await term(c);
     good = readFileSync(stateFile);
   }, 120_000);
+
+  it('a state_file that cannot be read is left in place, logged, counted, and not saved over', async () => {
+    const sub = mkdtempSync(join(dir, 'unreadable-'));
+    const stateFile = join(sub, 'tallyd.state');
+    mkdirSync(stateFile);
+    const conf = join(sub, 'tallyd.conf');
+    writeFileSync(conf, `shards = 2\nstate_file = ${stateFile}\nstate_interval = 1s\n${METRICS}`);
+    const c = await startServe(['--config', conf]);
+    expect(c.output()).toContain('the state file cannot be read');
+    const m = (await http(c.url, '/metrics')).text;
+    expect(sample(m, 'tallyd_state_restore_failures_total', 'reason="unreadable"')).toBe(1);
+    await term(c);
+    expect(statSync(stateFile).isDirectory()).toBe(true);
+    expect(readdirSync(sub).sort()).toEqual(['tallyd.conf', 'tallyd.state']);
+    expect(c.output()).not.toContain('the state could not be saved');
+  });
 
   it.each(cases)('$name: tallyd starts from zero, the file is kept aside, the error is logged and counted', async ({ name, reason, spoil }) => {
     const sub = mkdtempSync(join(dir, 'bad-'));

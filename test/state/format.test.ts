@@ -31,7 +31,7 @@ function nodeAt(depth: number): fc.Arbitrary<NodeSnapshot> {
       key: keyArb,
       firstSeq: fc.nat(),
       dists: fc.array(valuesArb, { minLength: 1, maxLength: 3 }).map((vs) => vs.map(distOf)),
-      children: depth === 0 ? fc.constant([]) : fc.array(nodeAt(depth - 1), { maxLength: 3 }),
+      children: depth === 0 ? fc.constant<NodeSnapshot[]>([]) : fc.array(nodeAt(depth - 1), { maxLength: 3 }),
     })
     .map((n) => ({ ...n, count: n.dists[0]?.count ?? 0 }));
 }
@@ -44,7 +44,7 @@ const stateArb: fc.Arbitrary<SavedState> = fc.record({
     ...newCounters(),
     eventsAccepted: c.eventsAccepted,
     eventsReceived: c.eventsReceived,
-    eventsRejected: c.rejected > 0 ? { invalid_json: c.rejected } : {},
+    eventsRejected: (c.rejected > 0 ? { invalid_json: c.rejected } : {}) as Record<string, number>,
   })),
   metrics: fc.array(fc.record({ name: fc.string({ maxLength: 10 }), defKey: fc.string(), overflow: fc.nat(), root: nodeArb }), { maxLength: 3 }),
 });
