@@ -601,8 +601,9 @@ export class Runtime {
 
   /**
    * Removes the metrics named in `remove`, then adds `add`, in one step: in
-   * every shard's stream the removals and additions sit next to each other,
-   * so no batch sees the metric set half changed.
+   * every shard's stream the removals and additions sit next to each other
+   * (unless a ring is full and a control waits for room), so no batch sees
+   * the metric set half changed; metrics not named are not touched.
    */
   reconfigure(remove: readonly string[], add: readonly MetricDef[]): Promise<void> {
     return this.serial(async () => {
