@@ -24,6 +24,7 @@ export const ErrorCodes = {
   ERR_HTTP_BUSY: 'too many live pages are open, or tallyd is shutting down',
   ERR_SERVER_LISTEN: 'the server cannot listen on its address (in use, or not an address of this host)',
   ERR_SOCKET: 'a Dovecot socket cannot be created (the path is not a socket, is in use, or its owner or mode cannot be set)',
+  ERR_RELOAD_NO_CONFIG: 'a reload was asked of a server started without --config (nothing to read again)',
   ERR_CLI_USAGE: 'the command line is wrong',
 } as const;
 

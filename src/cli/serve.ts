@@ -34,7 +34,7 @@ export const serveCommand: Command = {
     '',
     'Settings precedence: built-in < file < TALLYD_<SETTING> environment',
     'variables (e.g. TALLYD_INGEST_TOKEN) < flags. SIGTERM/SIGINT drain and',
-    'exit 0; a second signal exits at once.',
+    'exit 0; a second signal exits at once. SIGHUP reloads the config file.',
   ].join('\n'),
   async run(args) {
     const { values } = parseArgs({
@@ -65,6 +65,7 @@ export const serveCommand: Command = {
     if (values['dovecot-writer-socket'] !== undefined) flags.dovecot_writer_socket = values['dovecot-writer-socket'];
     if (values['dovecot-reader-socket'] !== undefined) flags.dovecot_reader_socket = values['dovecot-reader-socket'];
     const config = withOverrides(base, process.env, flags);
+    const configPath = values.config;
     for (const w of config.warnings) logger.warn({ at: `${w.pos.file}:${w.pos.line}:${w.pos.col}` }, w.message);
     const server = await startServer({
       config,
@@ -73,7 +74,9 @@ export const serveCommand: Command = {
       nativeFree: values['native-free'],
       logger,
       ...(values.config !== undefined ? { configFile: resolvePath(values.config) } : {}),
+      ...(configPath !== undefined ? { reloadConfig: () => withOverrides(loadConfigFile(configPath), process.env, flags) } : {}),
     });
+    process.on('SIGHUP', () => void server.reload('SIGHUP'));
     const { listener } = server;
     logger.info(
       {

@@ -30,6 +30,8 @@ export const SETTING_KEYS = [
   'dovecot_socket_mode',
   'dovecot_socket_user',
   'dovecot_socket_group',
+  'state_file',
+  'state_interval',
 ] as const;
 export type SettingKey = (typeof SETTING_KEYS)[number];
 
@@ -70,6 +72,8 @@ export function defaultSettings(): Settings {
     dovecotSocketMode: 0o660,
     dovecotSocketUser: null,
     dovecotSocketGroup: null,
+    stateFile: null,
+    stateIntervalMs: 60_000,
   };
 }
 
@@ -315,6 +319,15 @@ export function applySetting(s: Mutable<Settings>, key: SettingKey, raw: string,
     case 'dovecot_socket_group':
       s.dovecotSocketGroup = parseOwner(key, text, at);
       return;
+    case 'state_file': {
+      const ctl = text.search(/[\x00-\x1f\x7f]/);
+      if (ctl >= 0) throw settingError(key, at(ctl), 'must not contain control characters');
+      s.stateFile = text === '' ? null : text;
+      return;
+    }
+    case 'state_interval':
+      s.stateIntervalMs = parseTimeSetting(key, text, at, 1000, 24 * HOUR_MS);
+      return;
   }
 }
 
@@ -368,5 +381,7 @@ export function formatSettings(s: Settings): string[] {
     `dovecot_socket_mode = 0${s.dovecotSocketMode.toString(8)}`,
     `dovecot_socket_user = ${s.dovecotSocketUser ?? ''}`,
     `dovecot_socket_group = ${s.dovecotSocketGroup ?? ''}`,
+    `state_file = ${s.stateFile ?? ''}`,
+    `state_interval = ${formatTime(s.stateIntervalMs)}`,
   ];
 }

@@ -77,6 +77,10 @@ export interface Settings {
   /** owner and group given to both sockets, null: the process's own (dovecot_socket_user / _group) */
   readonly dovecotSocketUser: string | null;
   readonly dovecotSocketGroup: string | null;
+  /** where the metrics' state is saved and restored from (state_file), null: not kept */
+  readonly stateFile: string | null;
+  /** ms between periodic state saves (state_interval) */
+  readonly stateIntervalMs: number;
 }
 
 export interface ConfigWarning {

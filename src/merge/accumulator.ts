@@ -123,6 +123,23 @@ export class Accumulator {
     }
   }
 
+  /**
+   * Merges a saved tree (and its overflow count) into metric `id`, as if a
+   * shard had sent it: figures add, sub-metrics keep their first-seen order.
+   */
+  restore(id: number, root: NodeSnapshot, overflow: number): boolean {
+    const m = this.metrics.find((x) => x.id === id);
+    if (m === undefined) return false;
+    m.overflow += overflow;
+    this.mergeNode(m, m.root, root);
+    return true;
+  }
+
+  /** Metric `id`'s live state (not a copy). */
+  metric(id: number): MetricSnapshot | undefined {
+    return this.metrics.find((x) => x.id === id);
+  }
+
   /** Zeroes every figure; sub-metrics are kept. */
   reset(): void {
     for (const m of this.metrics) zero(m.root);

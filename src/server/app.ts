@@ -29,6 +29,7 @@ import { negotiateExposition, wantsGzip } from './negotiate.js';
 import { processFamilies } from './process.js';
 import { fail, json, text } from './respond.js';
 import { jsonFamilies, newServerCounters, serverFamilies, type ServerCounters } from './self.js';
+import type { ReloadOutcome } from './reload.js';
 import type { Begin, ConnectionLimits, HttpResponse, RequestHead, Upgrade } from './types.js';
 
 export type Readiness = 'starting' | 'ready' | 'draining';
@@ -60,14 +61,14 @@ export interface AppOptions {
 export type FamilySource = () => SelfFamily[];
 
 export class App {
-  private readonly cfg: ResolvedConfig;
+  private cfg: ResolvedConfig;
   private readonly rt: Runtime;
   private readonly version: string;
   private readonly revision: string | undefined;
   private readonly transport: string;
-  private readonly trusted: NetworkList;
-  private readonly ingestNets: NetworkList;
-  private readonly token: Buffer | null;
+  private trusted: NetworkList;
+  private ingestNets: NetworkList;
+  private token: Buffer | null;
   private readonly routes: [RegExp, Route][];
   readonly counters: ServerCounters;
   readonly log: ServerLog;
@@ -79,6 +80,8 @@ export class App {
   readonly recent: RecentLog;
   /** `GET /v1/live`, the event stream of the page at `/` */
   readonly live: LiveHub;
+  /** POST /v1/reload (set by startServer; src/server/reload.ts) */
+  reload: (() => Promise<ReloadOutcome>) | null = null;
 
   constructor(opts: AppOptions) {
     this.cfg = opts.config;
@@ -119,8 +122,26 @@ export class App {
         /^\/v1\/metrics$/,
         { access: 'trusted', methods: { GET: () => this.listMetrics(), POST: (r) => this.addMetric(r) } },
       ],
+      [/^\/v1\/reload$/, { access: 'trusted', methods: { POST: () => this.reloadConfig() } }],
       [/^\/v1\/metrics\/([^/]+)$/, { access: 'trusted', methods: { DELETE: (r, p) => this.removeMetric(r, p[0] ?? '') } }],
     ];
+  }
+
+  /** A reloaded config: its access settings and render settings apply from the next request on. */
+  applyConfig(config: ResolvedConfig): void {
+    this.cfg = config;
+    const s = config.settings;
+    this.trusted = new NetworkList(s.trustedNetworks);
+    this.ingestNets = new NetworkList(s.ingestNetworks);
+    this.token = s.ingestToken === null ? null : Buffer.from(s.ingestToken);
+  }
+
+  private async reloadConfig(): Promise<HttpResponse> {
+    if (this.reload === null) return fail(409, 'ERR_RELOAD_NO_CONFIG', 'this server cannot reload');
+    const out = await this.reload();
+    if (out.status === 'refused') return fail(400, out.code, out.message);
+    if (out.status === 'no_config') return fail(409, 'ERR_RELOAD_NO_CONFIG', out.message);
+    return json(200, out);
   }
 
   /**

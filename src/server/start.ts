@@ -13,6 +13,8 @@ import { App } from './app.js';
 import { RecentLog } from './live/recent.js';
 import { loadNativeUws } from './native.js';
 import { startProcessMetrics } from './process.js';
+import { Reloader, type ReloadOutcome } from './reload.js';
+import { StateKeeper } from './state.js';
 import type { Listener } from './types.js';
 import { listenUws } from './uws.js';
 
@@ -25,6 +27,8 @@ export interface ServerOptions {
   logger?: Logger;
   /** the config file read (shown on `/`); absent: built-in defaults */
   configFile?: string;
+  /** reads the config file again for a reload (SIGHUP, POST /v1/reload); absent: nothing to reload */
+  reloadConfig?: () => ResolvedConfig;
 }
 
 export interface Server {
@@ -37,6 +41,10 @@ export interface Server {
    * final merge rendered by `render`, workers stopped.
    */
   stop<T>(render: (snap: import('../metrics/types.js').EngineSnapshot) => T): Promise<T>;
+  /** re-reads the config (src/server/reload.ts) */
+  reload(source: 'SIGHUP' | 'http'): Promise<ReloadOutcome>;
+  /** the state_file keeper, null without state_file */
+  readonly state: StateKeeper | null;
 }
 
 export async function startServer(opts: ServerOptions): Promise<Server> {
@@ -51,6 +59,9 @@ export async function startServer(opts: ServerOptions): Promise<Server> {
       recent.add('error', 'shard', `shard ${shard} worker died (${(err as Error)?.message ?? String(err)}); restarting it`);
     },
   });
+  const state = config.settings.stateFile === null ? null : new StateKeeper(config.settings.stateFile, runtime, logger);
+  // before anything is ingested: restored figures come first
+  state?.restore(config);
   let kind: 'uws' | 'native-free' = 'native-free';
   let uws: ReturnType<typeof loadNativeUws> | null = null;
   if (opts.nativeFree !== true) {
@@ -87,6 +98,21 @@ export async function startServer(opts: ServerOptions): Promise<Server> {
     throw e;
   }
   app.familySources.push(() => dovecot.families());
+  const reloader = new Reloader(config, {
+    load: opts.reloadConfig ?? null,
+    runtime,
+    ...(logger !== undefined ? { logger } : {}),
+    apply: (c) => {
+      app.applyConfig(c);
+      state?.start(c.settings.stateIntervalMs);
+    },
+  });
+  app.reload = () => reloader.reload('http');
+  app.familySources.push(() => reloader.families());
+  if (state !== null) {
+    app.familySources.push(() => state.families());
+    state.start(config.settings.stateIntervalMs);
+  }
   app.readiness = 'ready';
   let stopping: Promise<unknown> | null = null;
   return {
@@ -94,6 +120,8 @@ export async function startServer(opts: ServerOptions): Promise<Server> {
     runtime,
     listener,
     dovecot,
+    state,
+    reload: (source) => reloader.reload(source),
     stop<T>(render: (snap: import('../metrics/types.js').EngineSnapshot) => T): Promise<T> {
       if (stopping === null) {
         app.readiness = 'draining';
@@ -101,7 +129,11 @@ export async function startServer(opts: ServerOptions): Promise<Server> {
         // WebSockets stay open through the drain, so the acks of what they sent still reach them
         stopping = Promise.all([listener.close(), dovecot.close()]).then(async () => {
           try {
-            return await runtime.close(render);
+            // the final state is saved from the drained merge, before the dump is rendered from it
+            return await runtime.close((snap) => {
+              state?.saveFinal(snap);
+              return render(snap);
+            });
           } finally {
             listener.terminate();
           }

@@ -17,7 +17,8 @@ import type { MetricDef, ResolvedConfig } from '../config/types.js';
 import type { IdentifiedMetric } from '../engine/engine.js';
 import { countBatchEvents, type BatchFormat } from '../event/decode.js';
 import { Accumulator } from '../merge/accumulator.js';
-import type { EngineSnapshot } from '../metrics/types.js';
+import { mergeCounters } from '../merge/merge.js';
+import type { EngineCounters, EngineSnapshot, NodeSnapshot } from '../metrics/types.js';
 import { createRing, recordBytes } from '../ring/index.js';
 import { NOT_WRITTEN, ShardHandle, type BatchOutcome, type PendingBatch } from './handle.js';
 import { workerFile } from './paths.js';
@@ -575,6 +576,54 @@ export class Runtime {
         this.settle(x.h, x.msg);
       }
       return out;
+    });
+  }
+
+  /** The sequence of the last batch handed over (sub-metrics' first-seen order follows it). */
+  get batchSeq(): number {
+    return this.seq;
+  }
+
+  /**
+   * Merges saved state into the running metrics, before any batch is handed
+   * over: `trees` by metric name (a name not running is skipped), the engine
+   * counters added, the batch sequence continued after `seq` so that a
+   * sub-metric seen from now on comes after every restored one.
+   */
+  restore(trees: { name: string; root: NodeSnapshot; overflow: number }[], counters: EngineCounters, seq: number): string[] {
+    const restored: string[] = [];
+    for (const t of trees) {
+      const m = this.metrics.find((x) => x.def.name === t.name);
+      if (m !== undefined && this.acc.restore(m.id, t.root, t.overflow)) restored.push(t.name);
+    }
+    this.acc.counters = mergeCounters(this.acc.counters, counters);
+    if (seq > this.seq) this.seq = seq;
+    return restored;
+  }
+
+  /**
+   * Removes the metrics named in `remove`, then adds `add`, in one step: in
+   * every shard's stream the removals and additions sit next to each other
+   * (unless a ring is full and a control waits for room), so no batch sees
+   * the metric set half changed; metrics not named are not touched.
+   */
+  reconfigure(remove: readonly string[], add: readonly MetricDef[]): Promise<void> {
+    return this.serial(async () => {
+      const gone = this.metrics.filter((x) => remove.includes(x.def.name));
+      const added = add.map((def) => ({ id: this.nextMetricId++, def }));
+      this.metrics = [...this.metrics.filter((x) => !gone.includes(x)), ...added];
+      for (const m of gone) this.acc.removeMetric(m.id);
+      for (const m of added) this.acc.addMetric(m.id, m.def, this.config.settings.maxSubMetrics);
+      const controls: ControlMessage[] = [
+        ...gone.map((m): ControlMessage => ({ op: 'remove', id: m.id })),
+        ...added.map((m): ControlMessage => ({ op: 'add', id: m.id, def: m.def })),
+      ];
+      await Promise.all(
+        this.handles.map(async (h) => {
+          for (const c of controls) await this.writeControl(h, c);
+        }),
+      );
+      for (const fn of this.metricsChanged) fn();
     });
   }
 

@@ -30,6 +30,8 @@ describe('settings', () => {
       dovecotSocketMode: 0o660,
       dovecotSocketUser: null,
       dovecotSocketGroup: null,
+      stateFile: null,
+      stateIntervalMs: 60_000,
     });
     expect(Object.isFrozen(settingsOf(''))).toBe(true);
   });
@@ -58,6 +60,8 @@ describe('settings', () => {
         'dovecot_socket_mode = 0600',
         'dovecot_socket_user = root',
         'dovecot_socket_group = dovecot',
+        'state_file = /var/lib/tallyd/state',
+        'state_interval = 5 mins',
       ].join('\n'),
     );
     expect(s).toEqual({
@@ -82,6 +86,8 @@ describe('settings', () => {
       dovecotSocketMode: 0o600,
       dovecotSocketUser: 'root',
       dovecotSocketGroup: 'dovecot',
+      stateFile: '/var/lib/tallyd/state',
+      stateIntervalMs: 300_000,
     });
   });
 
@@ -147,6 +153,8 @@ describe('settings', () => {
       ['max_body_bytes = 16X', 'test.conf:1:18', "max_body_bytes: '16X' is not a size (like 16M, 512k or 1048576)"],
       ['max_body_bytes = 0', 'test.conf:1:18', "max_body_bytes: must be at least 1, not '0'"],
       ['ring_bytes = 1k', 'test.conf:1:14', "ring_bytes: must be at least 4k, not '1k'"],
+      ['state_interval = 500ms', 'test.conf:1:18', "state_interval: must be from 1s to 24h, not '500ms'"],
+      ['state_interval = soon', 'test.conf:1:18', "state_interval: 'soon' is not a time (like 10s, 500ms or 2 mins)"],
     ];
     it.each(cases)('%s', (text, at, detail) => {
       const e = errorOf(text + '\n');
