@@ -15,7 +15,7 @@
  *
  * Memory is the chunk (1 MiB), one batch and the largest single event.
  */
-import { createReadStream } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { BrokenLine, FORMAT_MSGPACK, FORMAT_NDJSON } from '../event/decode.js';
 import { TallydError } from '../errors.js';
 
@@ -41,23 +41,46 @@ export function isMsgpackName(name: string): boolean {
 }
 
 /** The chunks of a file, or of stdin for `-`. */
-async function* chunks(path: string): AsyncGenerator<Buffer> {
-  const input = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: CHUNK_BYTES });
-  for await (const c of input) yield typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
+async function* chunks(_path: string): AsyncGenerator<Buffer> {
+  for await (const c of process.stdin) yield typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
 }
 
-/** Reads chunks into one growing-and-shrinking buffer. */
+/**
+ * The input in one buffer: `buf` is what is read and not dropped yet. A file
+ * is read with readSync into one reused buffer (no allocation per chunk;
+ * what `buf` held before `more()` is moved, so views of it do not outlive
+ * the call); stdin comes as stream chunks.
+ */
 class Reader {
   buf: Buffer = Buffer.alloc(0);
   done = false;
-  private readonly it: AsyncGenerator<Buffer>;
+  private store = Buffer.allocUnsafe(2 * CHUNK_BYTES);
+  private readonly fd: number | null;
+  private readonly it: AsyncGenerator<Buffer> | null;
   constructor(path: string) {
-    this.it = chunks(path);
+    this.fd = path === '-' ? null : openSync(path, 'r');
+    this.it = path === '-' ? chunks(path) : null;
   }
   /** appends the next chunk; false at the end of the input */
   async more(): Promise<boolean> {
     if (this.done) return false;
-    const n = await this.it.next();
+    if (this.fd !== null) {
+      const keep = this.buf.length;
+      if (keep + CHUNK_BYTES > this.store.length) {
+        const grown = Buffer.allocUnsafe(Math.max(2 * this.store.length, keep + CHUNK_BYTES));
+        this.buf.copy(grown, 0);
+        this.store = grown;
+      } else if (keep > 0 && this.buf.byteOffset !== this.store.byteOffset) this.buf.copy(this.store, 0);
+      const n = readSync(this.fd, this.store, keep, CHUNK_BYTES, null);
+      this.buf = this.store.subarray(0, keep + n);
+      if (n === 0) {
+        this.done = true;
+        closeSync(this.fd);
+        return false;
+      }
+      return true;
+    }
+    const n = await (this.it as AsyncGenerator<Buffer>).next();
     if (n.done === true) {
       this.done = true;
       return false;
@@ -461,18 +484,16 @@ async function* msgpackBatches(r: Reader, name: string): AsyncGenerator<EventBat
   let inArray = 0;
   let event = 0;
   let offset = 0;
-  let parts: Buffer[] = [];
-  let bytes = 0;
+  let pos = 0;
+  // a batch is a run of whole values in the buffer: a view, handed over before the buffer moves
+  let start = 0;
   let first = 0;
-  const batch = (): EventBatch => {
+  const batch = (end: number): EventBatch => {
     const base = first;
-    const b: EventBatch = { kind: 'bytes', bytes: Buffer.concat(parts), format: FORMAT_MSGPACK, where: (i) => `${name}: event ${base + i}` };
-    parts = [];
-    bytes = 0;
+    const b: EventBatch = { kind: 'bytes', bytes: r.buf.subarray(start, end), format: FORMAT_MSGPACK, where: (i) => `${name}: event ${base + i}` };
     first = event;
     return b;
   };
-  let pos = 0;
   for (;;) {
     const b = r.buf;
     while (pos < b.length) {
@@ -480,8 +501,10 @@ async function* msgpackBatches(r: Reader, name: string): AsyncGenerator<EventBat
       if (inArray === 0 && (t === 0xdc || t === 0xdd || (t >= 0x90 && t <= 0x9f))) {
         const head = t <= 0x9f ? 1 : t === 0xdc ? 3 : 5;
         if (pos + head > b.length) break;
+        if (event > first) yield batch(pos);
         inArray = t <= 0x9f ? t & 0x0f : t === 0xdc ? b.readUInt16BE(pos + 1) : b.readUInt32BE(pos + 1);
         pos += head;
+        start = pos;
         continue;
       }
       let end: number;
@@ -491,19 +514,21 @@ async function* msgpackBatches(r: Reader, name: string): AsyncGenerator<EventBat
         throw inputError(`${name}: event ${event} (byte ${offset + pos}): invalid msgpack: ${(e as Error).message}`);
       }
       if (end < 0) break;
-      parts.push(b.subarray(pos, end));
-      bytes += end - pos;
       pos = end;
       event++;
       if (inArray > 0) inArray--;
-      if (parts.length >= BATCH_EVENTS || bytes >= BATCH_BYTES) yield batch();
+      if (event - first >= BATCH_EVENTS) {
+        yield batch(pos);
+        start = pos;
+      }
     }
+    if (event > first) yield batch(pos);
     r.drop(pos);
     offset += pos;
     pos = 0;
+    start = 0;
     if (!(await r.more())) break;
   }
-  if (parts.length > 0) yield batch();
   if (r.buf.length > 0 || inArray > 0) {
     throw inputError(`${name}: event ${event} (byte ${offset}): invalid msgpack: the file ends inside a value`);
   }
