@@ -143,7 +143,7 @@ async function probeJson(r: Reader): Promise<boolean> {
   // the first line is not JSON alone: JSON when the first value, across lines, is
   const sc = new JsonScanner();
   for (;;) {
-    const unit = sc.next(r.buf, 0);
+    const unit = sc.next(r.buf);
     if (unit !== null) return parses(r.buf.toString('utf8', unit.start, unit.end));
     if (sc.error !== null || r.buf.length >= PROBE_BYTES || !(await r.more())) return false;
     sc.reset();
@@ -230,7 +230,7 @@ class JsonScanner {
     return this.unitStart >= 0 ? this.unitStart : this.pos;
   }
 
-  next(b: Buffer, _from: number): Unit | null {
+  next(b: Buffer): Unit | null {
     while (this.pos < b.length) {
       const c = b[this.pos] as number;
       if (c === 0x0a) this.line++;
@@ -335,7 +335,7 @@ async function* jsonBatches(r: Reader, name: string): AsyncGenerator<EventBatch>
   };
   for (;;) {
     let unit: Unit | null;
-    while ((unit = sc.next(r.buf, 0)) !== null) {
+    while ((unit = sc.next(r.buf)) !== null) {
       const text = r.buf.toString('utf8', unit.start, unit.end);
       let v: unknown;
       try {
