@@ -27,6 +27,7 @@ import {
   type Answer,
 } from './http.js';
 import { MailEventGenerator } from './mailevents.js';
+import { parseScrapeInterval, SCRAPE_FORMATS, ScrapeLoad, scrapeRows, type ScrapeFormat, type ScrapeReport } from './scrape-load.js';
 
 type Transport = 'http' | 'ws';
 type Format = 'msgpack' | 'json';
@@ -91,6 +92,8 @@ export interface LoadReport {
   /** why sending stopped: events, duration, errors, interrupted */
   stopped_by: 'events' | 'duration' | 'errors' | 'interrupted';
   first_error: string | null;
+  /** with --scrapers: the scrape-path figures */
+  scrape?: ScrapeReport;
 }
 
 interface Batch {
@@ -600,6 +603,7 @@ export function formatReport(r: LoadReport): string {
     ['ack latency (ms)', `p50 ${r.latency_p50_ms.toFixed(2)}  p99 ${r.latency_p99_ms.toFixed(2)}  max ${r.latency_max_ms.toFixed(2)}`],
   ];
   if (r.first_error !== null) rows.push(['first error', r.first_error]);
+  if (r.scrape !== undefined) rows.push(...scrapeRows(r.scrape));
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';
 }
@@ -636,6 +640,13 @@ export const loadCommand: Command = {
     '  --timeout D          how long to wait for one answer (default 30s)',
     '  --json               print the report as one JSON object',
     '  -q, --quiet          no progress line',
+    '  --scrapers N         also scrape GET /metrics from N concurrent clients',
+    '                       while sending (with --events 0 and --duration: only',
+    '                       scrape); the report adds scrape latency, bytes and',
+    '                       series per scrape and failed scrapes',
+    '  --scrape-interval I  each scraper\'s interval (default 1s; 500ms, 2s)',
+    '  --scrape-format F    text (default), openmetrics or protobuf (the Accept',
+    '                       header sent; the report names the type answered)',
     '',
     'JSON report keys: transport format url connections window batch rate seed',
     'events_sent events_accepted events_rejected events_failed batches_sent',
@@ -665,8 +676,16 @@ export const loadCommand: Command = {
         timeout: { type: 'string' },
         json: { type: 'boolean', default: false },
         quiet: { type: 'boolean', short: 'q', default: false },
+        scrapers: { type: 'string' },
+        'scrape-interval': { type: 'string' },
+        'scrape-format': { type: 'string' },
       },
     });
+    const scrapers = intOption('--scrapers', values.scrapers, 0, 0);
+    const scrapeFormat = (values['scrape-format'] ?? 'text') as ScrapeFormat;
+    if (!SCRAPE_FORMATS.includes(scrapeFormat)) throw new CliError(`--scrape-format must be one of ${SCRAPE_FORMATS.join(', ')}, not '${values['scrape-format']}'`);
+    const scrapeIntervalMs = parseScrapeInterval(values['scrape-interval']);
+    if (scrapers > 1024) throw new CliError('--scrapers is at most 1024');
     if (positionals.length > 0) throw new CliError(`unexpected parameter '${positionals[0]}'`);
     const transport = values.transport as Transport;
     if (transport !== 'http' && transport !== 'ws') throw new CliError(`--transport must be http or ws, not '${values.transport}'`);
@@ -675,8 +694,10 @@ export const loadCommand: Command = {
     if (values.events === undefined && values.duration === undefined) {
       throw new CliError('refusing to run unbounded: give --events N, --duration S, or both');
     }
-    const events = values.events === undefined ? Infinity : intOption('--events', values.events, 1);
+    const events = values.events === undefined ? Infinity : intOption('--events', values.events, 1, scrapers > 0 ? 0 : 1);
+    if (events === 0 && values.duration === undefined) throw new CliError('--events 0 (scrape only) needs --duration');
     const duration = values.duration === undefined ? Infinity : durationOption('--duration', values.duration, 0) / 1000;
+    if (values.duration !== undefined && !(duration > 0)) throw new CliError('--duration must be more than 0 seconds');
     const seedText = values.seed ?? '1';
     if (!/^\d+$/.test(seedText) || Number(seedText) > 0xffffffff) throw new CliError(`--seed must be an integer from 0 to 4294967295, not '${seedText}'`);
     const timeout = durationOption('--timeout', values.timeout, 30_000) / 1000;
@@ -721,13 +742,31 @@ export const loadCommand: Command = {
       run.interrupt();
     };
     process.on('SIGINT', onSigint);
+    const scrape = scrapers > 0 ? new ScrapeLoad({ base: plan.base, scrapers, intervalMs: scrapeIntervalMs, format: scrapeFormat, timeoutMs: plan.timeoutMs }) : null;
     let report: LoadReport;
     try {
+      scrape?.start();
+      const t0 = performance.now();
       report = await run.run();
+      if (events === 0) {
+        // scrape only: for the duration (or until interrupted)
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, plan.durationMs);
+          const onInt = (): void => {
+            clearTimeout(timer);
+            resolve();
+          };
+          process.once('SIGINT', onInt);
+        });
+        report.elapsed_s = Math.round(performance.now() - t0) / 1000;
+        report.stopped_by = 'duration';
+      }
     } finally {
       process.off('SIGINT', onSigint);
+      await scrape?.stop();
     }
+    if (scrape !== null) report.scrape = scrape.report();
     process.stdout.write(values.json ? JSON.stringify(report) + '\n' : formatReport(report));
-    return report.errors > 0 ? 1 : 0;
+    return report.errors > 0 || (report.scrape?.failed ?? 0) > 0 ? 1 : 0;
   },
 };

@@ -67,7 +67,7 @@ describe('tallyd aggregate', () => {
     expect(om.code).toBe(0);
     expect(om.out).toContain('dovecot_imap_command_total{cmd_name="SELECT",tagged_reply_state="OK"} 1\n');
     expect(om.out.endsWith('# EOF\n')).toBe(true);
-    expect(om.err).toContain('event 1: invalid_name');
+    expect(om.err).toContain(`${events}:2: invalid_name`);
     expect(tallyd(['aggregate', '-c', CONF, '--format', 'prometheus', events]).out).toContain('# TYPE dovecot_imap_command_total counter');
     const json = JSON.parse(tallyd(['aggregate', '-c', CONF, '--format', 'json', events]).out) as Record<string, unknown>;
     expect(json).toHaveProperty('dovecot_imap_command_total');
@@ -81,7 +81,7 @@ describe('tallyd aggregate', () => {
     expect(missing.err).toContain('nope.json');
     const broken = tallyd(['aggregate', '-c', CONF, file('broken.json', '[{"event":"v"},')]);
     expect(broken.code).not.toBe(0);
-    expect(broken.err).toMatch(/broken\.json: invalid JSON/);
+    expect(broken.err).toMatch(/broken\.json:1: invalid JSON: unexpected end of input/);
   });
 });
 

@@ -177,3 +177,66 @@ describe('tallyd load', () => {
     expect(noToken.stderr).toContain('ingest needs "Authorization: Bearer <ingest_token>"');
   });
 });
+
+describe('tallyd load --scrapers', () => {
+  it('scrapes /metrics from N clients while sending, and reports latency, bytes and series per scrape', async () => {
+    const { code, report, stderr } = await load(['--events', '20000', '--rate', '20000', '--scrapers', '3', '--scrape-interval', '100ms']);
+    expect(code, stderr).toBe(0);
+    expect(report.events_accepted).toBe(20000);
+    const s = report.scrape as Record<string, any>;
+    expect(s).toMatchObject({ scrapers: 3, interval_s: 0.1, format: 'text', failed: 0 });
+    expect(s.scrapes).toBeGreaterThanOrEqual(3);
+    expect(s.content_types[0]).toMatch(/^text\/plain; version=0\.0\.4/);
+    // what one scrape of the server now holds, counted here the same way
+    const body = await (await fetch(`${url}/metrics`)).text();
+    const lines = body.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+    expect(s.series_max).toBeLessThanOrEqual(lines.length + 64);
+    expect(s.series_max).toBeGreaterThan(0);
+    expect(s.bytes_max).toBeGreaterThan(0);
+    expect(s.latency_max_ms).toBeGreaterThanOrEqual(s.latency_p99_ms);
+    expect(s.latency_p99_ms).toBeGreaterThanOrEqual(s.latency_p50_ms);
+    await takeDump();
+  });
+
+  it('with --events 0 only scrapes, for the duration, in the format asked', async () => {
+    const { code, report, stderr } = await load(['--events', '0', '--duration', '1', '--scrapers', '2', '--scrape-interval', '200ms', '--scrape-format', 'openmetrics']);
+    expect(code, stderr).toBe(0);
+    expect(report.events_sent).toBe(0);
+    expect(report.stopped_by).toBe('duration');
+    const s = report.scrape as Record<string, any>;
+    expect(s.scrapes).toBeGreaterThanOrEqual(4);
+    expect(s.failed).toBe(0);
+    expect(s.content_types[0]).toMatch(/^application\/openmetrics-text/);
+    const body = await (await fetch(`${url}/metrics`, { headers: { accept: 'application/openmetrics-text; version=1.0.0' } })).text();
+    // `# EOF` is a comment: not a series
+    expect(s.series_max).toBe(body.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length);
+  });
+
+  it('asks for protobuf and counts the series of whatever type the server answers', async () => {
+    const { code, report, stderr } = await load(['--events', '0', '--duration', '0.5', '--scrapers', '1', '--scrape-interval', '100ms', '--scrape-format', 'protobuf']);
+    expect(code, stderr).toBe(0);
+    const s = report.scrape as Record<string, any>;
+    expect(s.failed).toBe(0);
+    expect(s.content_types.length).toBeGreaterThan(0);
+    expect(s.series_max).toBeGreaterThan(0);
+  });
+
+  it('counts failed scrapes and exits 1 when /metrics refuses', async () => {
+    const other = await startTestServer(CONFIG, 'trusted_networks = 10.0.0.0/8');
+    try {
+      const r = await cli(['load', '--url', other.url, '--json', '--events', '0', '--duration', '0.5', '--scrapers', '1', '--scrape-interval', '100ms'], { timeoutMs: 30_000 });
+      expect(r.code).toBe(1);
+      const s = (JSON.parse(r.stdout) as { scrape: Record<string, any> }).scrape;
+      expect(s.failed).toBe(s.scrapes);
+      expect(s.first_error).toMatch(/^HTTP 401: 127.0.0.1 is not in trusted/);
+    } finally {
+      await stopTestServer(other);
+    }
+  });
+
+  it('refuses --events 0 without a duration, and a bad interval or format', async () => {
+    expect((await cli(['load', '--url', url, '--events', '0', '--scrapers', '1'])).code).toBe(2);
+    expect((await cli(['load', '--url', url, '--events', '1', '--scrapers', '1', '--scrape-interval', 'soon'])).stderr).toContain('--scrape-interval');
+    expect((await cli(['load', '--url', url, '--events', '1', '--scrapers', '1', '--scrape-format', 'xml'])).code).toBe(2);
+  });
+});
