@@ -21,6 +21,7 @@ import type { Runtime } from '../shard/runtime.js';
 import { displayPeer, NetworkList } from './access.js';
 import { renderIndex } from './html.js';
 import { outcomeResponse, StreamSession } from './ingest.js';
+import { kumomtaIngest } from './kumomta.js';
 import { negotiateExposition, wantsGzip } from './negotiate.js';
 import { fail, json, text } from './respond.js';
 import { jsonFamilies, newServerCounters, serverFamilies, type ServerCounters } from './self.js';
@@ -80,6 +81,7 @@ export class App {
       [/^\/livez$/, { access: 'public', methods: { GET: () => text(200, 'ok\n') } }],
       [/^\/readyz$/, { access: 'public', methods: { GET: () => this.ready() } }],
       [/^\/v1\/events$/, { access: 'ingest', methods: { POST: (r) => this.ingest(r) } }],
+      [/^\/v1\/kumomta$/, { access: 'ingest', methods: { POST: (r) => kumomtaIngest(r, { runtime: this.rt, counters: this.counters, limit: this.maxMessageBytes, tooLarge: () => fail(413, 'ERR_INGEST_TOO_LARGE', this.tooLargeMessage()) }) } }],
       [/^\/metrics$/, { access: 'trusted', methods: { GET: (r) => this.metrics(r) } }],
       [/^\/metrics\.json$/, { access: 'trusted', methods: { GET: (r) => this.scrape(r, 'json') } }],
       [
