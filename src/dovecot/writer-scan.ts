@@ -263,6 +263,8 @@ export class WriterScanner {
     } else ev.categories = undefined;
     ev.name = name ?? '';
     ev.fields = undefined;
+    // a writer event has no hostname (docs/dovecot-sockets.md)
+    ev.hostname = undefined;
     ev.duration = duration;
     ev.negative = false;
     return 0;

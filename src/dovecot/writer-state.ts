@@ -283,6 +283,7 @@ export class WriterConnection {
     for (let g = global; g !== null; g = g.parent) addOwn(g, fields, cats, this.categories);
     fields.duration = duration;
     ev.name = e.name ?? '';
+    ev.hostname = undefined; // a writer event has none (docs/dovecot-sockets.md)
     ev.categories = cats.length === 0 ? undefined : cats;
     ev.fields = fields;
     ev.duration = duration;
@@ -353,6 +354,7 @@ function loadVals(
     if (c.length > 0) cats = c;
   }
   ev.name = e.name ?? '';
+  ev.hostname = undefined;
   ev.categories = cats;
   ev.fields = undefined;
   ev.duration = duration;

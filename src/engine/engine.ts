@@ -7,7 +7,19 @@ import type { MetricDef, ResolvedConfig, Settings } from '../config/types.js';
 import { ConfigError, TallydError } from '../errors.js';
 import { LINE_EVENT, LINE_EVENT_VALS, LINE_REJECT, MAX_LINE_BYTES, WriterConnection, type WriterResult } from '../dovecot/index.js';
 import { isEventLine, WriterScanner } from '../dovecot/writer-scan.js';
-import { BrokenLine, FORMAT_MSGPACK, FORMAT_STATS_WRITER, FramingError, frameBatch, STATS_WRITER_HEADER_BYTES, unpackOne, type BatchFormat } from '../event/decode.js';
+import {
+  BrokenLine,
+  FORMAT_KUMOMTA_JSON,
+  FORMAT_KUMOMTA_NDJSON,
+  FORMAT_MSGPACK,
+  FORMAT_STATS_WRITER,
+  FramingError,
+  frameBatch,
+  STATS_WRITER_HEADER_BYTES,
+  unpackOne,
+  type BatchFormat,
+} from '../event/decode.js';
+import { kumoBatch, RejectedRecord } from '../event/kumomta.js';
 import { Interner } from '../event/intern.js';
 import { lastScanHadExtension, scanMsgpack } from '../event/msgpack.js';
 import { FieldSlots, planOf, type IngestPlan } from '../event/plan.js';
@@ -179,6 +191,7 @@ export class Engine {
     for (let i = 0; i < events.length; i++) {
       const raw = events[i];
       if (raw instanceof BrokenLine) this.reject(out, i, R_INVALID_JSON, `invalid_json: ${raw.message}`);
+      else if (raw instanceof RejectedRecord) this.reject(out, i, raw.code, raw.detail);
       else this.takeLoaded(out, i, loadEvent(raw, ev));
     }
     this.counters.eventsReceived += events.length;
@@ -295,7 +308,10 @@ export class Engine {
       this.counters.bytes += bytes.length;
       return r;
     }
-    const events = frameBatch(bytes, format, { plain });
+    const events =
+      format === FORMAT_KUMOMTA_JSON || format === FORMAT_KUMOMTA_NDJSON
+        ? kumoBatch(bytes, format === FORMAT_KUMOMTA_NDJSON, { plain })
+        : frameBatch(bytes, format, { plain });
     this.counters.bytes += bytes.length;
     return this.ingest(events, seq);
   }

@@ -18,7 +18,17 @@ export const FORMAT_NDJSON = 3;
 export const FORMAT_STATS_WRITER = 4;
 /** Bytes before the lines of a FORMAT_STATS_WRITER payload (the connection id). */
 export const STATS_WRITER_HEADER_BYTES = 4;
-export type BatchFormat = typeof FORMAT_MSGPACK | typeof FORMAT_JSON | typeof FORMAT_NDJSON | typeof FORMAT_STATS_WRITER;
+/** KumoMTA log records (src/event/kumomta.ts, docs/kumomta.md): JSON, one record or an array */
+export const FORMAT_KUMOMTA_JSON = 5;
+/** KumoMTA log records, one per line */
+export const FORMAT_KUMOMTA_NDJSON = 6;
+export type BatchFormat =
+  | typeof FORMAT_MSGPACK
+  | typeof FORMAT_JSON
+  | typeof FORMAT_NDJSON
+  | typeof FORMAT_STATS_WRITER
+  | typeof FORMAT_KUMOMTA_JSON
+  | typeof FORMAT_KUMOMTA_NDJSON;
 
 /** One entry of a framed NDJSON batch whose line did not parse. */
 export class BrokenLine {
@@ -77,6 +87,8 @@ export interface FrameOptions {
  */
 export function frameBatch(bytes: Uint8Array, format: BatchFormat, opts?: FrameOptions): unknown[] {
   if (format === FORMAT_STATS_WRITER) throw new FramingError('stats-writer lines are not framed into events (Engine.ingestWriter reads them)');
+  if (format === FORMAT_KUMOMTA_JSON) format = FORMAT_JSON; // the records themselves: kumoBatch makes events of them
+  else if (format === FORMAT_KUMOMTA_NDJSON) format = FORMAT_NDJSON;
   const out: unknown[] = [];
   if (format === FORMAT_MSGPACK) {
     if (bytes.length === 0) return out;
@@ -138,7 +150,7 @@ export function countBatchEvents(bytes: Uint8Array, format: BatchFormat): number
       return 0;
     }
   }
-  if (format === FORMAT_JSON) return countJsonValues(bytes);
+  if (format === FORMAT_JSON || format === FORMAT_KUMOMTA_JSON) return countJsonValues(bytes);
   if (format === FORMAT_STATS_WRITER) return bytes.length < STATS_WRITER_HEADER_BYTES ? 0 : countWriterEvents(bytes.subarray(STATS_WRITER_HEADER_BYTES));
   const text = utf8.decode(bytes);
   let n = 0;

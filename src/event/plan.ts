@@ -50,6 +50,11 @@ export interface IngestPlan {
   readonly nextOfLen: Int32Array;
   /** whether some filter reads categories */
   readonly categories: boolean;
+  /**
+   * the index into keys of `hostname`, or -1: when the event has no value for
+   * that field, the event's top-level hostname is the field's value
+   */
+  readonly hostname: number;
 }
 
 /** Field keys and whether categories are read, from one filter's syntax tree. */
@@ -98,7 +103,7 @@ export function planOf(defs: readonly MetricDef[], fieldSlots: FieldSlots): Inge
     firstOfLen[len] = i + 1;
   }
   const slots = Int32Array.from(keys, (k) => fieldSlots.slotOf(k));
-  return { keys, keyBytes, slots, width: fieldSlots.size, firstOfLen, nextOfLen, categories };
+  return { keys, keyBytes, slots, width: fieldSlots.size, firstOfLen, nextOfLen, categories, hostname: keys.indexOf('hostname') };
 }
 
 /** The index into plan.keys of the `len` key bytes at `pos` of `b`, or -1: a key matched as bytes, no string made. */

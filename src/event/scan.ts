@@ -228,6 +228,7 @@ const K_NAME = [0x6e, 0x61, 0x6d, 0x65];
 const K_FIELDS = [0x66, 0x69, 0x65, 0x6c, 0x64, 0x73];
 const K_DURATION = [0x64, 0x75, 0x72, 0x61, 0x74, 0x69, 0x6f, 0x6e];
 const K_CATEGORIES = [0x63, 0x61, 0x74, 0x65, 0x67, 0x6f, 0x72, 0x69, 0x65, 0x73];
+const K_HOSTNAME = [0x68, 0x6f, 0x73, 0x74, 0x6e, 0x61, 0x6d, 0x65];
 const K_PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f];
 
 function keyIs(b: Uint8Array, pos: number, len: number, k: readonly number[]): boolean {
@@ -330,6 +331,9 @@ export class EventScanner {
     let dFieldState = NONE;
     let catsState = NONE;
     let fieldsSeen = false;
+    /** the top-level hostname (the last one: msgpackr keeps the last of duplicate keys); null: none or not a string */
+    let host: string | null = null;
+    const hostKey = this.plan.hostname;
     const wantCats = this.plan.categories;
     for (let i = 0; i < n; i++) {
       const kt = b[pos] as number;
@@ -465,6 +469,17 @@ export class EventScanner {
             if (slot >= 0) this.put(slot, list);
           }
         }
+      } else if (hostKey >= 0 && klen === 8 && keyIs(b, kpos, klen, K_HOSTNAME)) {
+        if (isStr(t)) {
+          const len = strLenOf(b, pos, t);
+          const h = head;
+          host = stringAt(this.interner, b, pos + h, len);
+          if (host === null) return this.slow(b, n - i, kpos - kh);
+          pos += h + len;
+        } else {
+          host = null;
+          pos = skipValue(b, pos);
+        }
       } else {
         pos = skipValue(b, pos);
       }
@@ -479,6 +494,9 @@ export class EventScanner {
     ev.name = evName;
     ev.categories = catsState === SET && wantCats ? this.cats : undefined;
     ev.fields = undefined;
+    ev.hostname = host ?? undefined;
+    // field hostname without a value: the top-level one
+    if (host !== null && this.vals[this.plan.slots[hostKey] as number] === null) this.put(hostKey, host);
     ev.duration = Math.round(d);
     ev.negative = d < 0;
     return SCAN_OK;

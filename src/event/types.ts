@@ -17,6 +17,11 @@ export interface TallyEvent {
    * `fieldOf`, which ignores inherited properties (`constructor`, `__proto__`).
    */
   fields: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * the event's top-level `hostname` (where it came from), or undefined; read
+   * as field `hostname` when the event has no such field (README "Event shape")
+   */
+  hostname?: string | undefined;
   /** duration in microseconds (docs/contract.md §2.2), an integer */
   duration: number;
   /** whether the duration or a field is a negative number (recorded as 0 in histograms) */
@@ -33,16 +38,17 @@ const hasOwn = Object.prototype.hasOwnProperty;
 
 /**
  * The value of field `key`, or undefined when it is absent (missing or null).
+ * `hostname` with no value of its own is the event's top-level hostname.
  * `duration` is not special here: callers that need the event's duration read
  * `ev.duration` (the compilers resolve that once, not per event).
  */
 export function fieldOf(ev: TallyEvent, key: string): FieldValue | undefined {
   const f = ev.fields;
-  if (f === undefined || !hasOwn.call(f, key)) return undefined;
-  const v = f[key];
-  return v === null ? undefined : (v as FieldValue);
+  const v = f === undefined || !hasOwn.call(f, key) ? null : f[key];
+  if (v !== null && v !== undefined) return v as FieldValue;
+  return key === 'hostname' ? ev.hostname : undefined;
 }
 
 export function newEvent(): TallyEvent {
-  return { name: '', categories: undefined, fields: undefined, duration: 0, negative: false, vals: [] };
+  return { name: '', categories: undefined, fields: undefined, hostname: undefined, duration: 0, negative: false, vals: [] };
 }

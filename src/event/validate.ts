@@ -149,7 +149,10 @@ export function loadEvent(raw: unknown, out: TallyEvent): number {
     return reject(R_INVALID_DURATION, 'duration is not a finite number');
   }
 
+  const host = own(raw, 'hostname');
   out.name = name;
+  // a hostname that is not a string is as if absent (it was never validated)
+  out.hostname = typeof host === 'string' ? host : undefined;
   out.categories = cats === null ? undefined : (cats as string[] | undefined);
   out.fields = fields === null ? undefined : (fields as Record<string, unknown> | undefined);
   out.duration = Math.round(d);

@@ -140,6 +140,14 @@ export function fieldPredicate(key: string, op: CmpOp, v: FieldOperand, slot = -
   }
   const test = valueTest(num, str, wantEmpty);
   if (slot >= 0) return (ev) => test((ev.vals as unknown[])[slot]);
+  if (key === 'hostname') {
+    // the event's top-level hostname when it has no hostname field of its own
+    return (ev) => {
+      const f = ev.fields;
+      const v = f == null || !hasOwn.call(f, key) ? null : f[key];
+      return test(v ?? ev.hostname ?? null);
+    };
+  }
   return (ev) => {
     const f = ev.fields;
     if (f == null || !hasOwn.call(f, key)) return wantEmpty;

@@ -25,6 +25,7 @@ import { asset } from './live/assets.js';
 import { LiveHub } from './live/hub.js';
 import { renderIndex } from './live/page.js';
 import { RecentLog } from './live/recent.js';
+import { kumomtaIngest } from './kumomta.js';
 import { negotiateExposition, wantsGzip } from './negotiate.js';
 import { processFamilies } from './process.js';
 import { fail, json, text } from './respond.js';
@@ -112,6 +113,7 @@ export class App {
       [/^\/livez$/, { access: 'public', methods: { GET: () => text(200, 'ok\n') } }],
       [/^\/readyz$/, { access: 'public', methods: { GET: () => this.ready() } }],
       [/^\/v1\/events$/, { access: 'ingest', methods: { POST: (r) => this.ingest(r) } }],
+      [/^\/v1\/kumomta$/, { access: 'ingest', methods: { POST: (r) => kumomtaIngest(r, { runtime: this.rt, counters: this.counters, limit: this.maxMessageBytes, tooLarge: () => fail(413, 'ERR_INGEST_TOO_LARGE', this.tooLargeMessage()) }) } }],
       [/^\/metrics$/, { access: 'trusted', methods: { GET: (r) => this.metrics(r) } }],
       [/^\/metrics\.json$/, { access: 'trusted', methods: { GET: (r) => this.scrape(r, 'json') } }],
       [

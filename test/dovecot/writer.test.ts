@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/index.js';
 import { beginLine, categoryLine, endLine, eventLine, updateLine, type Field, type SourceEvent } from '../../src/dovecot/writer-encode.js';
 import { Engine } from '../../src/engine/engine.js';
-import { countBatchEvents, FORMAT_STATS_WRITER, FramingError, frameBatch } from '../../src/event/decode.js';
+import { countBatchEvents, FORMAT_JSON, FORMAT_STATS_WRITER, FramingError, frameBatch } from '../../src/event/decode.js';
 import { renderDump } from '../../src/export/index.js';
 
 const CONFIG = `
@@ -470,5 +470,24 @@ describe('FORMAT_STATS_WRITER', () => {
     expect(countBatchEvents(payload(1, lines), FORMAT_STATS_WRITER)).toBe(4);
     expect(countBatchEvents(new Uint8Array(2), FORMAT_STATS_WRITER)).toBe(0);
     expect(() => frameBatch(payload(1, lines), FORMAT_STATS_WRITER)).toThrow(FramingError);
+  });
+});
+
+describe('hostname on the stats-writer socket', () => {
+  it('a writer event has none: only a field hostname of its own counts, whatever events came before', () => {
+    const e = new Engine(parseConfigText('metric hosts {\n  filter = event=imap_command_finished\n  group_by = hostname\n}\n', 'h.conf'));
+    // an HTTP event with a hostname first: the engine's reused event must not keep it
+    expect(e.ingestBytes(bytes(JSON.stringify({ event: 'imap_command_finished', hostname: 'mail1' })), FORMAT_JSON).accepted).toBe(1);
+    const own: SourceEvent = { ...CMD, fields: [...CMD.fields, ['hostname', 'S', 'mail2']] };
+    // the fast path and, with a negative field, the general one (a fields object, read by fieldOf)
+    const general: SourceEvent = { ...CMD, fields: [...CMD.fields, ['n', 'I', -3]] };
+    const r = e.ingestWriter(1, bytes(eventLine(0, general) + eventLine(0, own) + eventLine(0, CMD)));
+    expect(r).toMatchObject({ accepted: 3, rejected: 0 });
+    const kids = e.snapshot('full').metrics[0]?.root.children.map((c) => [c.key, c.count]);
+    expect(kids).toEqual([
+      ['mail1', 1],
+      ['', 2],
+      ['mail2', 1],
+    ]);
   });
 });

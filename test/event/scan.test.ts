@@ -11,7 +11,8 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { parseConfigText } from '../../src/config/index.js';
 import { Engine } from '../../src/engine/engine.js';
-import { FORMAT_MSGPACK, frameBatch } from '../../src/event/decode.js';
+import { Packr } from 'msgpackr';
+import { FORMAT_JSON, FORMAT_MSGPACK, frameBatch } from '../../src/event/decode.js';
 
 const CONFIG = `
 metric cmds {
@@ -32,6 +33,10 @@ metric tags {
   filter = tags=* OR user="*@example.com"
   fields = bytes_in
   group_by = tags
+}
+metric hosts {
+  filter = hostname=mail* OR hostname=""
+  group_by = hostname cmd_name
 }
 `;
 
@@ -144,7 +149,7 @@ const wide = fc.constantFrom(0, 0, 0, 0, 1, 2, 3);
 const str = (s: fc.Arbitrary<string>): fc.Arbitrary<V> => fc.record({ t: fc.constant('str' as const), s, wide });
 const text = fc.constantFrom(
   'imap_command_finished', 'imap_idle', 'imap_x', 'FETCH', 'SELECT', 'LOGOUT', 'OK', 'NO', '',
-  'a@Example.com', 'b@example.com', 'x@other.org', 'imap', 'lmtp', 't1', 't2', '\uFFFD', '\uFEFFbom', 'ümlaut', '日本',
+  'a@Example.com', 'b@example.com', 'x@other.org', 'imap', 'lmtp', 't1', 't2', 'mail1', 'mail2.example.com', 'relay', '\uFFFD', '\uFEFFbom', 'ümlaut', '日本',
 );
 // long values (> 256 bytes) are never interned: decoded each time
 const anyText = fc.oneof(
@@ -174,7 +179,7 @@ const fieldValue: fc.Arbitrary<V> = fc.oneof({ weight: 12, arbitrary: scalar }, 
   arbitrary: fc.record({ t: fc.constant('arr' as const), items: fc.array(scalar, { maxLength: 3 }), wide }),
 });
 const fieldKey: fc.Arbitrary<K> = fc.oneof(
-  { weight: 10, arbitrary: str(fc.constantFrom('cmd_name', 'tagged_reply_state', 'bytes_in', 'bytes_out', 'user', 'tags', 'duration', 'other', 'cmd_tag', '__proto__', 'constructor', 'bytes_ou', 'bytes_inn')) },
+  { weight: 10, arbitrary: str(fc.constantFrom('cmd_name', 'tagged_reply_state', 'bytes_in', 'bytes_out', 'user', 'tags', 'duration', 'other', 'cmd_tag', '__proto__', 'constructor', 'bytes_ou', 'bytes_inn', 'hostname')) },
   { weight: 1, arbitrary: int },
 );
 const fieldsMap: fc.Arbitrary<V> = fc.record({ t: fc.constant('map' as const), entries: fc.array(fc.tuple(fieldKey, fieldValue), { maxLength: 10 }), wide });
@@ -185,6 +190,7 @@ const topEntry: fc.Arbitrary<[K, V]> = fc.oneof(
   { weight: 3, arbitrary: fc.tuple(str(fc.constant('categories')), fc.oneof({ weight: 8, arbitrary: strList }, { weight: 1, arbitrary: nil }, { weight: 1, arbitrary: fieldValue })) },
   { weight: 3, arbitrary: fc.tuple(str(fc.constant('duration')), fc.oneof({ weight: 8, arbitrary: int }, { weight: 1, arbitrary: float }, { weight: 1, arbitrary: nil }, { weight: 1, arbitrary: str(text) })) },
   { weight: 3, arbitrary: fc.tuple(str(fc.constantFrom('hostname', 'start_time', 'ev', 'eventx')), fc.oneof(scalar, fieldsMap, strList, odd)) },
+  { weight: 3, arbitrary: fc.tuple(str(fc.constant('hostname')), fc.oneof({ weight: 6, arbitrary: str(text) }, { weight: 1, arbitrary: nil }, { weight: 1, arbitrary: int })) },
   { weight: 1, arbitrary: fc.tuple(int, scalar) },
 );
 const event: fc.Arbitrary<V> = fc.oneof(
@@ -280,5 +286,40 @@ describe('on-demand msgpack decoding', () => {
       expect(fast(e, bad)).toHaveProperty('threw');
     }
     expect(e.counters.eventsReceived).toBe(0);
+  });
+});
+
+describe('the top-level hostname as field hostname', () => {
+  const packr = new Packr({ useRecords: false });
+  const events = [
+    { event: 'imap_command_finished', hostname: 'mail1', fields: { cmd_name: 'SELECT' } }, // hostname only
+    { event: 'imap_command_finished', fields: { cmd_name: 'SELECT', hostname: 'mail2' } }, // field only
+    { event: 'imap_command_finished', hostname: 'mail1', fields: { cmd_name: 'FETCH', hostname: 'mail3' } }, // both: the field wins
+    { event: 'imap_command_finished', hostname: 'mail1', fields: { cmd_name: 'FETCH', hostname: null } }, // a null field has no value
+    { event: 'imap_command_finished', hostname: 7, fields: { cmd_name: 'FETCH' } }, // not a string: none
+    { event: 'imap_command_finished', hostname: 'relay', fields: { cmd_name: 'FETCH' } }, // filtered out
+    { event: 'imap_command_finished', fields: { cmd_name: 'NOOP' } }, // neither
+  ];
+  const expected = { mail1: { SELECT: 1, FETCH: 1 }, mail2: { SELECT: 1 }, mail3: { FETCH: 1 }, '': { FETCH: 1, NOOP: 1 } };
+
+  function hosts(e: Engine): Record<string, Record<string, number>> {
+    const m = e.snapshot('full').metrics.find((x) => x.def.name === 'hosts');
+    const out: Record<string, Record<string, number>> = {};
+    for (const h of m?.root.children ?? []) {
+      const row: Record<string, number> = {};
+      for (const c of h.children) row[String(c.key)] = c.count;
+      out[String(h.key)] = row;
+    }
+    return out;
+  }
+
+  test.each([
+    ['on-demand msgpack', (e: Engine) => e.ingestMsgpack(packr.pack(events))],
+    ['msgpackr + loadEvent', (e: Engine) => e.ingest(frameBatch(packr.pack(events), FORMAT_MSGPACK, { plain: true }))],
+    ['JSON', (e: Engine) => e.ingestBytes(Buffer.from(JSON.stringify(events)), FORMAT_JSON)],
+  ])('%s: hostname only, field only, both, neither', (_name, run) => {
+    const e = new Engine(config);
+    expect(run(e)).toMatchObject({ accepted: 7, rejected: 0 });
+    expect(hosts(e)).toEqual(expected);
   });
 });
