@@ -142,7 +142,7 @@ scrape_configs:
 
   const merged = async (selector: string): Promise<void> => {
     const count = `sum(histogram_count(dovecot_imap_command_duration_seconds{${selector}}))`;
-    await waitFor('both hosts in Prometheus', async () => ((await scalar(count)) === N ? true : undefined), { timeoutMs: 40_000, intervalMs: 250, describe: async () => `${count} = ${await scalar(count)}\n${logs()}` });
+    await waitFor('both hosts in Prometheus', async () => ((await scalar(count)) === N ? true : undefined), { timeoutMs: 40_000, intervalMs: 250, describe: logs });
     const sum = (await scalar(`sum(histogram_sum(dovecot_imap_command_duration_seconds{${selector}}))`)) as number;
     expect(Math.abs(sum - sumSeconds)).toBeLessThan(1e-6 * sumSeconds);
     const q = (await scalar(`histogram_quantile(0.99, sum(dovecot_imap_command_duration_seconds{${selector}}))`)) as number;
