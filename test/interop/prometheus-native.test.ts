@@ -1,9 +1,8 @@
 /**
  * Two tallyd hosts, one Prometheus (Debian's 2.42 with native histograms and
  * the remote-write receiver): each tallyd takes half of one deterministic
- * stream. Prometheus scrapes both (the protobuf exposition is negotiated),
- * and both remote-write to it under distinct external_labels; in both
- * cases PromQL's sum over the native histograms merges the hosts exactly:
+ * stream. Prometheus scrapes both (the protobuf exposition is negotiated);
+ * PromQL's sum over the native histograms merges the hosts exactly:
  * `sum(histogram_count(...))` is the events sent and
  * `histogram_quantile(0.99, sum(...))` is within 1% of the stream's exact p99.
  *
