@@ -10,6 +10,8 @@ export const ErrorCodes = {
   ERR_CONFIG_FILTER: 'an event filter does not parse',
   ERR_CONFIG_GROUP_BY: 'a group_by level is invalid',
   ERR_CONFIG_DUPLICATE: 'a metric name is used twice',
+  ERR_CONFIG_REMOTE_WRITE: 'a remote_write block or external_labels is invalid (url, interval, timeout, unknown key, duplicate name)',
+  ERR_REMOTE_WRITE: 'a remote_write cannot start (snappy compression does not load)',
   ERR_METRIC_NOT_FOUND: 'no metric of that name exists',
   ERR_INGEST_FRAMING: 'a batch cannot be framed (truncated msgpack, invalid JSON)',
   ERR_INGEST_CONTENT_TYPE: 'the request content type is not an ingest format',

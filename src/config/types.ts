@@ -88,8 +88,22 @@ export interface ConfigWarning {
   readonly message: string;
 }
 
+/** One `remote_write NAME { … }` block. */
+export interface RemoteWriteDef {
+  readonly name: string;
+  readonly url: string;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly bearerToken: string | null;
+  readonly pos: SourcePos;
+}
+
 export interface ResolvedConfig {
   readonly settings: Settings;
   readonly metrics: readonly MetricDef[];
   readonly warnings: readonly ConfigWarning[];
+  /** remote_write blocks, in file order (absent: none) */
+  readonly remoteWrite?: readonly RemoteWriteDef[];
+  /** external_labels, added to remote-written series only */
+  readonly externalLabels?: readonly (readonly [string, string])[];
 }

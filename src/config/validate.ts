@@ -10,9 +10,10 @@ import type { SourcePos } from '../errors.js';
 import { metricFromBlock } from './metric.js';
 import type { MetricBlockResult } from './metric.js';
 import { applySetting, defaultSettings, isSettingKey, resolveSettings } from './settings.js';
+import { parseExternalLabels, remoteWriteFromBlock } from './remote.js';
 import { blockLabel } from './tree.js';
 import type { ConfigNode, ConfigValue, SettingNode } from './tree.js';
-import type { ConfigWarning, MetricDef, ResolvedConfig, Settings } from './types.js';
+import type { ConfigWarning, MetricDef, RemoteWriteDef, ResolvedConfig, Settings } from './types.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -51,9 +52,17 @@ function applyTallydSetting(s: Mutable<Settings>, node: SettingNode, warnings: C
   applySetting(s, key, text, posAt);
 }
 
-function deepFreezeConfig(settings: Settings, metrics: MetricDef[], warnings: ConfigWarning[]): ResolvedConfig {
+function deepFreezeConfig(
+  settings: Settings,
+  metrics: MetricDef[],
+  warnings: ConfigWarning[],
+  remoteWrite: RemoteWriteDef[] = [],
+  externalLabels: [string, string][] = [],
+): ResolvedConfig {
   return Object.freeze({
     settings,
+    remoteWrite: Object.freeze(remoteWrite.map((r) => Object.freeze(r))),
+    externalLabels: Object.freeze(externalLabels.map((l) => Object.freeze(l))),
     metrics: Object.freeze(metrics),
     warnings: Object.freeze(warnings.map((w) => Object.freeze({ pos: Object.freeze({ ...w.pos }), message: w.message }))),
   });
@@ -67,8 +76,23 @@ export function resolveTree(nodes: readonly ConfigNode[]): ResolvedConfig {
   const results: MetricBlockResult[] = [];
   const seen = new Map<string, SourcePos>();
   const exporters = new Set<string>();
+  const remotes: RemoteWriteDef[] = [];
+  let externalLabels: [string, string][] = [];
 
   for (const node of nodes) {
+    if (node.kind === 'setting' && node.key === 'external_labels') {
+      externalLabels = parseExternalLabels(node);
+      continue;
+    }
+    if (node.kind === 'block' && node.type === 'remote_write') {
+      const r = remoteWriteFromBlock(node);
+      const first = remotes.find((x) => x.name === r.name);
+      if (first !== undefined) {
+        throw new ConfigError('ERR_CONFIG_REMOTE_WRITE', node.namePos, `remote_write ${r.name}: already defined at ${first.pos.file}:${first.pos.line}:${first.pos.col}`);
+      }
+      remotes.push(r);
+      continue;
+    }
     if (node.kind === 'setting') {
       if (isSettingKey(node.key)) applyTallydSetting(settings, node, warnings);
       else warnings.push({ pos: node.keyPos, message: `'${node.key}' is a Dovecot setting tallyd does not use: ignored` });
@@ -107,5 +131,5 @@ export function resolveTree(nodes: readonly ConfigNode[]): ResolvedConfig {
       throw new ConfigError('ERR_CONFIG_METRIC', ex.pos, `metric ${r.def.name} refers to ${nonexistent} exporter '${ex.text.trim()}'`);
     }
   }
-  return deepFreezeConfig(frozen, metrics, warnings);
+  return deepFreezeConfig(frozen, metrics, warnings, remotes, externalLabels);
 }

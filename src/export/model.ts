@@ -33,10 +33,22 @@ import {
 import { buildInfo, selfFamilies } from './self.js';
 import { helpOf, labelSet, NO_LABELS, type Family, type HistFamily, type HistSample, type LabelSet } from './family.js';
 import type { MetricsOptions } from './types.js';
+import { addDist, clampNative, newNative, type NativeAcc } from './native.js';
 
 export interface Model {
   readonly families: Family[];
   readonly registry: NameRegistry;
+  /** native histograms of every distribution at every leaf (only when asked for: they need a full snapshot) */
+  readonly natives: NativeFamily[];
+}
+
+/** One native histogram family: `<stem>_duration_seconds` or `<stem>_<field>` (docs/native-histograms.md). */
+export interface NativeFamily {
+  readonly name: string;
+  readonly help: string;
+  readonly unit: string | null;
+  readonly metric: number;
+  readonly samples: { labels: LabelSet; hist: NativeAcc }[];
 }
 
 /** Accumulated figures of one series. */
@@ -49,6 +61,8 @@ interface Acc {
   buckets: number[] | null;
   hcount: number;
   hsum: number;
+  /** per distribution index, when native histograms are built */
+  nat: NativeAcc[] | null;
 }
 
 function clamp0(x: number): number {
@@ -94,7 +108,9 @@ export function shapeOf(ms: MetricSnapshot): Shape {
 }
 
 /** The series of one metric, in first-seen (pre-order) order. */
-function seriesOf(ms: MetricSnapshot, sh: Shape): Acc[] {
+function seriesOf(ms: MetricSnapshot, sh: Shape, native: boolean): Acc[] {
+  const nDists = ms.root.dists.length;
+  const scales = ms.root.dists.map((_, i) => (i === 0 ? 1e-6 : 1));
   const map = new Map<string, Acc>();
   const order: Acc[] = [];
   const D = sh.depth;
@@ -117,6 +133,7 @@ function seriesOf(ms: MetricSnapshot, sh: Shape): Acc[] {
         buckets: null,
         hcount: 0,
         hsum: 0,
+        nat: native ? Array.from({ length: nDists }, newNative) : null,
       };
       if (mergeable) map.set(text, a);
       order.push(a);
@@ -128,6 +145,7 @@ function seriesOf(ms: MetricSnapshot, sh: Shape): Acc[] {
   const leaf = (node: NodeSnapshot, vals: string[], text: string, empty: boolean): void => {
     const a = get(text, () => vals, empty);
     a.count += node.count;
+    if (a.nat !== null) node.dists.forEach((d, i) => addDist(a.nat?.[i] as NativeAcc, d, scales[i] as number));
     a.dur += node.dists[0]?.sum ?? 0;
     for (let i = 0; i < nF; i++) a.fields[i] = (a.fields[i] as number) + (node.dists[i + 1]?.sum ?? 0);
     if (sh.last !== null) {
@@ -175,6 +193,19 @@ function seriesOf(ms: MetricSnapshot, sh: Shape): Acc[] {
         true,
       );
       a.count += rc;
+      if (a.nat !== null) {
+        for (let i = 0; i < nDists; i++) {
+          const r = newNative();
+          const d = node.dists[i];
+          if (d !== undefined) addDist(r, d, scales[i] as number);
+          for (const c of kids) {
+            const chd = c.dists[i];
+            if (chd !== undefined) addDist(r, chd, scales[i] as number, -1);
+          }
+          clampNative(r);
+          mergeNative(a.nat[i] as NativeAcc, r);
+        }
+      }
       a.dur += clamp0((node.dists[0]?.sum ?? 0) - cd);
       for (let i = 0; i < nF; i++) {
         const d = node.dists[i + 1];
@@ -196,18 +227,45 @@ function seriesOf(ms: MetricSnapshot, sh: Shape): Acc[] {
   return order;
 }
 
+function mergeNative(into: NativeAcc, r: NativeAcc): void {
+  into.count += r.count;
+  into.sum += r.sum;
+  into.zero += r.zero;
+  for (const [k, n] of r.buckets) into.buckets.set(k, (into.buckets.get(k) ?? 0) + n);
+}
+
 function secondsLe(us: number): number {
   return us / 1e6;
 }
 
 /** The families of one metric: count, duration (counter or histogram), histogram of a quantized field, fields. */
-export function metricFamilies(ms: MetricSnapshot, index: number, prefix: string, reg: NameRegistry, out: Family[]): void {
+export function metricFamilies(
+  ms: MetricSnapshot,
+  index: number,
+  prefix: string,
+  reg: NameRegistry,
+  out: Family[],
+  natives?: NativeFamily[],
+): void {
   const def = ms.def;
   if (!isMetricName(def.name)) return;
   const sh = shapeOf(ms);
-  const series = seriesOf(ms, sh);
+  const series = seriesOf(ms, sh, natives !== undefined);
   const stem = `${prefix}_${def.name}`;
   const desc = def.description;
+  if (natives !== undefined) {
+    const lastField = sh.levels[sh.levels.length - 1]?.field ?? '';
+    ms.root.dists.forEach((_, i) => {
+      const field = i === 0 ? null : i <= def.fields.length ? (def.fields[i - 1] as string) : lastField;
+      natives.push({
+        name: field === null ? `${stem}_duration_seconds` : `${stem}_${namePart(field)}`,
+        help: helpOf(field === null ? 'Histogram of the duration of all events of this kind' : `Histogram of field ${field} for events of this kind`, desc),
+        unit: field === null ? 'seconds' : null,
+        metric: index,
+        samples: series.map((a) => ({ labels: a.labels, hist: a.nat?.[i] as NativeAcc })),
+      });
+    });
+  }
 
   out.push({
     kind: 'counter',
@@ -294,7 +352,8 @@ export function metricFamilies(ms: MetricSnapshot, index: number, prefix: string
 }
 
 /** Preamble, metric families and self-metrics of the strict style. */
-export function buildModel(snap: EngineSnapshot, opts: MetricsOptions): Model {
+export function buildModel(snap: EngineSnapshot, opts: MetricsOptions, native = false): Model {
+  const natives: NativeFamily[] = [];
   const reg = new NameRegistry();
   const families: Family[] = [];
   families.push({
@@ -313,8 +372,8 @@ export function buildModel(snap: EngineSnapshot, opts: MetricsOptions): Model {
     metric: -1,
     samples: [{ labels: labelSet(['version', 'revision', 'node'], buildInfo(opts)), value: 1 }],
   });
-  snap.metrics.forEach((ms, i) => metricFamilies(ms, i, opts.prefix, reg, families));
+  snap.metrics.forEach((ms, i) => metricFamilies(ms, i, opts.prefix, reg, families, native ? natives : undefined));
   for (const f of selfFamilies(snap, opts.extra)) families.push({ ...f, name: reg.claim(f.name, f.kind) });
-  return { families, registry: reg };
+  return { families, registry: reg, natives };
 }
 

@@ -27,6 +27,7 @@ import { renderIndex } from './live/page.js';
 import { RecentLog } from './live/recent.js';
 import { kumomtaIngest } from './kumomta.js';
 import { negotiateExposition, wantsGzip } from './negotiate.js';
+import { CONTENT_TYPE_PROTOBUF, renderProtobuf } from '../export/protobuf.js';
 import { processFamilies } from './process.js';
 import { fail, json, text } from './respond.js';
 import { jsonFamilies, newServerCounters, serverFamilies, type ServerCounters } from './self.js';
@@ -375,9 +376,28 @@ export class App {
     return { status: 200, headers, body };
   }
 
+  /** Prometheus' protobuf exposition with native histograms (src/export/protobuf.ts). */
+  private async scrapeProtobuf(req: RequestHead): Promise<HttpResponse> {
+    const t0 = performance.now();
+    const extra = serverFamilies(this.rt, this.counters);
+    for (const f of this.familySources) extra.push(...f());
+    const opts = this.renderOpts(extra);
+    const body = await this.rt.snapshot((snap) => renderProtobuf(snap, opts));
+    this.counters.scrapes++;
+    this.counters.lastScrapeSeconds = (performance.now() - t0) / 1000;
+    const headers: Record<string, string> = { 'content-type': CONTENT_TYPE_PROTOBUF };
+    if (body.length > 1024 && wantsGzip(req.header('accept-encoding'))) {
+      headers['content-encoding'] = 'gzip';
+      headers.vary = 'Accept-Encoding';
+      return { status: 200, headers, body: gzipSync(body) };
+    }
+    return { status: 200, headers, body };
+  }
+
   private metrics(req: RequestHead): Promise<HttpResponse> {
     const exp = negotiateExposition(req.header('accept'));
     const dovecotStyle = this.cfg.settings.openmetricsStyle === 'dovecot';
+    if (exp === 'protobuf') return this.scrapeProtobuf(req);
     if (exp === 'text-0.0.4') return this.scrape(req, 'prometheus');
     if (dovecotStyle) return this.scrape(req, 'dovecot');
     return this.scrape(req, 'openmetrics', contentTypeFor('openmetrics', { version001: exp === 'openmetrics-0.0.1' }));

@@ -5,9 +5,10 @@
  */
 import Negotiator from 'negotiator';
 
-export type Exposition = 'openmetrics-1.0.0' | 'openmetrics-0.0.1' | 'text-0.0.4';
+export type Exposition = 'protobuf' | 'openmetrics-1.0.0' | 'openmetrics-0.0.1' | 'text-0.0.4';
 
 const OFFERS: Record<string, Exposition> = {
+  'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited': 'protobuf',
   'application/openmetrics-text; version=1.0.0': 'openmetrics-1.0.0',
   'application/openmetrics-text; version=0.0.1': 'openmetrics-0.0.1',
   'text/plain; version=0.0.4': 'text-0.0.4',
@@ -15,7 +16,8 @@ const OFFERS: Record<string, Exposition> = {
 const OFFER_LIST = Object.keys(OFFERS);
 
 /**
- * Keeps only the parameters that choose a format (version) and q: a scraper's
+ * Keeps only the parameters that choose a format (version; proto and
+ * encoding of the protobuf exposition) and q: a scraper's
  * `escaping=allow-utf-8` or `charset` must not make its choice unmatchable.
  */
 function simplify(accept: string): string {
@@ -23,7 +25,7 @@ function simplify(accept: string): string {
     .split(',')
     .map((part) => {
       const [type, ...params] = part.split(';').map((s) => s.trim());
-      const kept = params.filter((p) => /^(version|q)\s*=/i.test(p));
+      const kept = params.filter((p) => /^(version|q|proto|encoding)\s*=/i.test(p));
       return [type, ...kept].join(';');
     })
     .join(',');
