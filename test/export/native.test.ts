@@ -169,6 +169,6 @@ metric auth {
     expect(auth.map((m) => (m['histogram'] as { sampleCount: number; bucket?: unknown[] }).sampleCount)).toEqual([3, 2]);
     expect(auth.every((m) => ((m['histogram'] as { bucket?: unknown[] }).bucket ?? []).length === 0)).toBe(true);
     expect(fams['dovecot_auth_duration_seconds_total']?.type).toBe('COUNTER');
-    expect(fams['dovecot_build_info']?.type).toBe('GAUGE');
+    expect(fams['tallyd_build_info']?.type).toBe('GAUGE');
   });
 });
