@@ -6,16 +6,11 @@
  */
 import { formatGroupBy } from '../../config/index.js';
 import type { MetricDef } from '../../config/types.js';
+import type { LiveInfo } from './hub.js';
 import { TOP_SUB_METRICS, WINDOW_SECONDS } from './sampler.js';
 
-export interface IndexInfo {
-  version: string;
-  transport: string;
-  listen: string;
-  configFile: string | null;
-  readiness: string;
-  startTime: number;
-  shards: number;
+/** What the live stream tells of the server, with the metrics' definitions instead of their number. */
+export interface IndexInfo extends Omit<LiveInfo, 'metrics'> {
   metrics: readonly MetricDef[];
   eventsAccepted: number;
 }
