@@ -91,7 +91,6 @@ export function resolveTree(nodes: readonly ConfigNode[]): ResolvedConfig {
         throw new ConfigError('ERR_CONFIG_REMOTE_WRITE', node.namePos, `remote_write ${r.name}: already defined at ${first.pos.file}:${first.pos.line}:${first.pos.col}`);
       }
       remotes.push(r);
-      warnings.push({ pos: node.namePos, message: `remote_write ${r.name}: pushing is not built yet; nothing is sent to ${r.url}` });
       continue;
     }
     if (node.kind === 'setting') {

@@ -16,6 +16,7 @@ import {
   type ExportFormat,
   type SelfFamily,
 } from '../export/index.js';
+import type { MetricsOptions } from '../export/types.js';
 import { reasonCode, ServerLog } from '../log/events.js';
 import type { EngineSnapshot } from '../metrics/types.js';
 import type { IngestOutcome, Runtime } from '../shard/runtime.js';
@@ -341,6 +342,14 @@ export class App {
         return r;
       },
     };
+  }
+
+  /** The strict-model export options with every self-metric family (what a remote write sends). */
+  async exportOptions(): Promise<MetricsOptions> {
+    const extra = serverFamilies(this.rt, this.counters);
+    for (const f of this.familySources) extra.push(...f());
+    extra.push(...(await processFamilies()));
+    return this.renderOpts(extra);
   }
 
   private renderOpts(extra: SelfFamily[], fields?: string[]) {

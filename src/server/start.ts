@@ -8,6 +8,7 @@ import { listenNativeFree } from '../../native-free/server.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { startDovecotSockets, type DovecotSockets } from '../dovecot/service.js';
 import { ServerLog } from '../log/events.js';
+import { RemoteWriters } from '../remote/service.js';
 import { Runtime } from '../shard/runtime.js';
 import { App } from './app.js';
 import { RecentLog } from './live/recent.js';
@@ -45,6 +46,8 @@ export interface Server {
   reload(source: 'SIGHUP' | 'http'): Promise<ReloadOutcome>;
   /** the state_file keeper, null without state_file */
   readonly state: StateKeeper | null;
+  /** the remote_write blocks' writers */
+  readonly remote: RemoteWriters;
 }
 
 export async function startServer(opts: ServerOptions): Promise<Server> {
@@ -98,6 +101,21 @@ export async function startServer(opts: ServerOptions): Promise<Server> {
     throw e;
   }
   app.familySources.push(() => dovecot.families());
+  const remote = new RemoteWriters({
+    snapshot: (f) => runtime.snapshot(f),
+    options: () => app.exportOptions(),
+    version: opts.version,
+    ...(logger !== undefined ? { logger } : {}),
+  });
+  try {
+    remote.apply(config);
+  } catch (e) {
+    await Promise.all([listener.close(), dovecot.close()]);
+    listener.terminate();
+    await runtime.close(() => undefined);
+    throw e;
+  }
+  app.familySources.push(() => remote.families());
   const reloader = new Reloader(config, {
     load: opts.reloadConfig ?? null,
     runtime,
@@ -105,6 +123,7 @@ export async function startServer(opts: ServerOptions): Promise<Server> {
     apply: (c) => {
       app.applyConfig(c);
       state?.start(c.settings.stateIntervalMs);
+      remote.apply(c);
     },
   });
   app.reload = () => reloader.reload('http');
@@ -121,6 +140,7 @@ export async function startServer(opts: ServerOptions): Promise<Server> {
     listener,
     dovecot,
     state,
+    remote,
     reload: (source) => reloader.reload(source),
     stop<T>(render: (snap: import('../metrics/types.js').EngineSnapshot) => T): Promise<T> {
       if (stopping === null) {
@@ -129,11 +149,16 @@ export async function startServer(opts: ServerOptions): Promise<Server> {
         // WebSockets stay open through the drain, so the acks of what they sent still reach them
         stopping = Promise.all([listener.close(), dovecot.close()]).then(async () => {
           try {
-            // the final state is saved from the drained merge, before the dump is rendered from it
-            return await runtime.close((snap) => {
+            const remoteOpts = await remote.options();
+            let final: ReturnType<RemoteWriters['finalSeries']> = null;
+            // the final state is saved and the last remote write taken from the drained merge, before the dump is rendered from it
+            const out = await runtime.close((snap) => {
               state?.saveFinal(snap);
+              final = remote.finalSeries(snap, remoteOpts);
               return render(snap);
             });
+            await remote.finish(final);
+            return out;
           } finally {
             listener.terminate();
           }

@@ -1,7 +1,8 @@
 /**
  * Two tallyd hosts, one Prometheus (Debian's 2.42 with native histograms and
  * the remote-write receiver): each tallyd takes half of one deterministic
- * stream. Prometheus scrapes both (the protobuf exposition is negotiated);
+ * stream. Prometheus scrapes both (the protobuf exposition is negotiated)
+ * and takes their remote writes (external_labels host=a, host=b); either way
  * PromQL's sum over the native histograms merges the hosts exactly:
  * `sum(histogram_count(...))` is the events sent and
  * `histogram_quantile(0.99, sum(...))` is within 1% of the stream's exact p99.
@@ -161,5 +162,16 @@ scrape_configs:
       ['up', ''],
       ['up', ''],
     ]);
+  }, 60_000);
+
+  test('remote-written (protobuf + snappy, external_labels keep the hosts apart): sum is exact, p99 within 1%', async () => {
+    // only remote-written series carry the external label host
+    await merged('host=~"a|b"');
+    for (const h of ['a', 'b']) expect(await scalar(`sum(histogram_count(dovecot_imap_command_duration_seconds{host="${h}"}))`)).toBe(N / 2);
+    for (const h of hosts) {
+      const m = await httpGet(`${h.url}/metrics`);
+      const dropped = [...m.text.matchAll(/^tallyd_remote_write_samples_dropped_total\{remote="prom",reason="rejected"\} (\d+)/gm)].map((x) => Number(x[1]));
+      expect(dropped).toEqual([0]);
+    }
   }, 60_000);
 });
