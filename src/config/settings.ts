@@ -20,6 +20,7 @@ export const SETTING_KEYS = [
   'max_sub_metrics',
   'max_body_bytes',
   'ring_bytes',
+  'inline_batch_bytes',
   'request_timeout',
   'idle_timeout',
   'ws_idle_timeout',
@@ -42,6 +43,8 @@ export function isSettingKey(key: string): key is SettingKey {
 const MIB = 1024 * 1024;
 const MIN_RING_BYTES = 4096;
 const MAX_SHARDS = 1024;
+/** the largest inline_batch_bytes (a larger batch is the shards' work) */
+export const MAX_INLINE_BATCH_BYTES = 64 * 1024;
 const HOUR_MS = 3600_000;
 /** uWebSockets.js takes a WebSocket idle timeout of 0 or 8 to 960 whole seconds (it aborts the process otherwise) */
 const WS_IDLE_MIN_S = 8;
@@ -61,6 +64,7 @@ export function defaultSettings(): Settings {
     maxSubMetrics: 10000,
     maxBodyBytes: 16 * MIB,
     ringBytes: 16 * MIB,
+    inlineBatchBytes: 4096,
     // uWebSockets.js closes an HTTP connection after 10 s without progress; node:http is held to the same
     requestTimeoutMs: 10_000,
     idleTimeoutMs: 10_000,
@@ -282,6 +286,12 @@ export function applySetting(s: Mutable<Settings>, key: SettingKey, raw: string,
     case 'ring_bytes':
       s.ringBytes = parseBytes(key, text, at, MIN_RING_BYTES);
       return;
+    case 'inline_batch_bytes': {
+      const n = parseBytes(key, text, at, 0);
+      if (n > MAX_INLINE_BATCH_BYTES) throw settingError(key, at(0), `must be at most ${formatSize(MAX_INLINE_BATCH_BYTES)} (larger batches are the shards' work), not '${text}'`);
+      s.inlineBatchBytes = n;
+      return;
+    }
     case 'request_timeout':
       s.requestTimeoutMs = parseTimeSetting(key, text, at, 100, HOUR_MS);
       return;
@@ -371,6 +381,7 @@ export function formatSettings(s: Settings): string[] {
     `max_sub_metrics = ${s.maxSubMetrics}`,
     `max_body_bytes = ${formatSize(s.maxBodyBytes)}`,
     `ring_bytes = ${formatSize(s.ringBytes)}`,
+    `inline_batch_bytes = ${formatSize(s.inlineBatchBytes)}`,
     `request_timeout = ${formatTime(s.requestTimeoutMs)}`,
     `idle_timeout = ${formatTime(s.idleTimeoutMs)}`,
     `ws_idle_timeout = ${formatTime(s.wsIdleTimeoutMs)}`,

@@ -58,6 +58,8 @@ export interface Settings {
   readonly maxSubMetrics: number;
   readonly maxBodyBytes: number;
   readonly ringBytes: number;
+  /** a batch of at most this many bytes is aggregated on the main thread (0: every batch goes to a shard) */
+  readonly inlineBatchBytes: number;
   /** ms a whole HTTP request (headers and body) may take to arrive (request_timeout) */
   readonly requestTimeoutMs: number;
   /** ms an HTTP connection may stay idle, or leave its answer unread (idle_timeout) */

@@ -49,6 +49,7 @@ export function serverFamilies(rt: Runtime, c: ServerCounters): SelfFamily[] {
     { name: 'tallyd_ingest_internal_errors_total', help: 'Batches the engine failed on (answered 500 ERR_INTERNAL)', type: 'counter', samples: [{ labels: {}, value: st.internalErrors }] },
     { name: 'tallyd_coalesced_records_total', help: 'Ring records that carried several small batches coalesced into one', type: 'counter', samples: [{ labels: {}, value: st.coalescedRecords }] },
     { name: 'tallyd_coalesced_batches_total', help: 'Small batches that went into coalesced ring records', type: 'counter', samples: [{ labels: {}, value: st.coalescedBatches }] },
+    { name: 'tallyd_inline_batches_total', help: 'Batches of at most inline_batch_bytes, aggregated on the main thread', type: 'counter', samples: [{ labels: {}, value: st.inlineBatches }] },
     { name: 'tallyd_backpressure_refusals_total', help: 'Batches refused because every ring was full (HTTP 503, WebSocket busy)', type: 'counter', samples: [{ labels: {}, value: st.busyRefusals }] },
     { name: 'tallyd_http_batches_total', help: 'Batches received over HTTP', type: 'counter', samples: [{ labels: {}, value: c.httpBatches }] },
     { name: 'tallyd_websocket_messages_total', help: 'Messages received over WebSocket', type: 'counter', samples: [{ labels: {}, value: c.wsMessages }] },

@@ -4,8 +4,13 @@
  * merges the shards' deltas into one Accumulator, and answers each batch once
  * its effects are merged (what is acknowledged is counted).
  *
- * Small batches (one event per HTTP request, as Dovecot's exporter sends
- * them) are coalesced: those handed over in one event-loop turn go into a
+ * The smallest batches (at most `inline_batch_bytes`: one event per HTTP
+ * request, as Dovecot's exporter sends them) are aggregated on the main
+ * thread, at once, by an Engine of its own whose figures are folded into the
+ * Accumulator when a snapshot is taken (docs/hot-path.md): a ring record, a
+ * worker wake-up, an ack message and a merge cost more than the event.
+ *
+ * Other small batches are coalesced: those handed over in one event-loop turn go into a
  * shard's ring as one multi record at the end of the turn (setImmediate: the
  * check phase, after every readable socket of the turn was read), so many
  * requests cost one record, one worker wake-up, one delta and one merge.
@@ -14,14 +19,15 @@ import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:wor
 import { Packr } from 'msgpackr';
 import { Piscina } from 'piscina';
 import type { MetricDef, ResolvedConfig } from '../config/types.js';
-import type { IdentifiedMetric } from '../engine/engine.js';
-import { countBatchEvents, type BatchFormat } from '../event/decode.js';
+import { Engine, type IdentifiedMetric } from '../engine/engine.js';
+import { countBatchEvents, FORMAT_STATS_WRITER, type BatchFormat } from '../event/decode.js';
 import { Accumulator } from '../merge/accumulator.js';
 import { mergeCounters } from '../merge/merge.js';
 import type { EngineCounters, EngineSnapshot, NodeSnapshot } from '../metrics/types.js';
 import { createRing, recordBytes } from '../ring/index.js';
 import { NOT_WRITTEN, ShardHandle, type BatchOutcome, type PendingBatch } from './handle.js';
 import { workerFile } from './paths.js';
+import { isFramingError } from './worker.js';
 import {
   MULTI_HEADER_BYTES,
   MULTI_SUB_HEADER_BYTES,
@@ -41,6 +47,8 @@ export interface RuntimeOptions {
   ringBytes?: number;
   /** V8 heap limit of a shard worker, MiB (piscina resourceLimits) */
   maxShardHeapMb?: number;
+  /** default: config.settings.inlineBatchBytes (0: every batch goes to a shard) */
+  inlineBatchBytes?: number;
   /** told when a shard worker dies (it is restarted) */
   onShardExit?: (shard: number, err: unknown) => void;
 }
@@ -67,6 +75,9 @@ export interface RuntimeStats {
   /** multi records written, and the small batches they carried */
   coalescedRecords: number;
   coalescedBatches: number;
+  /** batches aggregated on the main thread, and their accepted events */
+  inlineBatches: number;
+  inlineAccepted: number;
 }
 
 type DeltaMessage = ShardMessage & { t: 'delta' };
@@ -127,6 +138,13 @@ export class Runtime {
   /** rotates the choice among equally loaded shards when a group opens */
   private nextGroupShard: number;
   private readonly metricsChanged: (() => void)[] = [];
+  /** the main thread's own engine for the smallest batches; null when inline_batch_bytes is 0 */
+  private readonly inline: Engine | null;
+  private readonly inlineMax: number;
+  /** whether the inline engine recorded something since it was last folded */
+  private inlineDirty = false;
+  inlineBatches = 0;
+  inlineAccepted = 0;
 
   private constructor(opts: RuntimeOptions) {
     this.config = opts.config;
@@ -170,6 +188,11 @@ export class Runtime {
       GROUP_FLUSH_BYTES + MULTI_SUB_HEADER_BYTES + COALESCE_MAX_BATCH,
     );
     this.nextGroupShard = 0;
+    this.inlineMax = opts.inlineBatchBytes ?? opts.config.settings.inlineBatchBytes;
+    this.inline =
+      this.inlineMax > 0
+        ? new Engine({ metrics: [], settings: { dovecotCompat: opts.config.settings.dovecotCompat, maxSubMetrics: opts.config.settings.maxSubMetrics } }, this.metrics)
+        : null;
   }
 
   /** Starts the shards and resolves once every one of them is running. */
@@ -318,6 +341,7 @@ export class Runtime {
    */
   ingest(bytes: Uint8Array, format: BatchFormat): Promise<IngestOutcome> {
     if (this.closing) return Promise.resolve({ status: 'closed' });
+    if (bytes.length <= this.inlineMax && this.inline !== null && format !== FORMAT_STATS_WRITER) return Promise.resolve(this.ingestInline(this.inline, bytes, format));
     if (bytes.length <= COALESCE_MAX_BATCH && MULTI_HEADER_BYTES + MULTI_SUB_HEADER_BYTES + bytes.length <= this.groupMaxBytes) {
       return this.ingestSmall(bytes, format);
     }
@@ -379,6 +403,34 @@ export class Runtime {
   /** `fn` is called after every metric added or removed (e.g. to send writers a new event filter). */
   onMetricsChanged(fn: () => void): void {
     this.metricsChanged.push(fn);
+  }
+
+  /**
+   * Aggregates one small batch on the main thread, now: counted when this
+   * returns (the figures reach the Accumulator at the next snapshot, reset or
+   * close, which fold the inline engine first).
+   */
+  private ingestInline(engine: Engine, bytes: Uint8Array, format: BatchFormat): IngestOutcome {
+    const id = ++this.seq;
+    this.inlineBatches++;
+    this.inlineDirty = true;
+    try {
+      const r = engine.ingestBytes(bytes, format, id, true);
+      this.inlineAccepted += r.accepted;
+      if (r.fatal !== undefined) return { status: 'ok', accepted: r.accepted, rejected: r.rejected, errors: r.errors, fatal: r.fatal };
+      return { status: 'ok', accepted: r.accepted, rejected: r.rejected, errors: r.errors };
+    } catch (e) {
+      if (isFramingError(e)) return { status: 'framing', message: e.message };
+      this.internalErrors++;
+      return { status: 'internal', message: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  /** The inline engine's figures into the Accumulator (synchronously: one point of its stream). */
+  private foldInline(): void {
+    if (this.inline === null || !this.inlineDirty) return;
+    this.inlineDirty = false;
+    this.acc.apply(this.inline.takeDelta());
   }
 
   private ingestSmall(bytes: Uint8Array, format: BatchFormat): Promise<IngestOutcome> {
@@ -549,6 +601,7 @@ export class Runtime {
   snapshot<T>(render: (snap: EngineSnapshot) => T): Promise<T> {
     return this.serial(async () => {
       await Promise.all(this.handles.map((h) => this.flushShard(h, 'flush')));
+      this.foldInline();
       return render(this.acc.view());
     });
   }
@@ -567,6 +620,8 @@ export class Runtime {
           h.passedMarker = true;
         }),
       );
+      // the inline batches so far are in this dump, every later one in the next
+      this.foldInline();
       const out = render(this.acc.view());
       this.acc.reset();
       const held = this.held;
@@ -614,6 +669,9 @@ export class Runtime {
       this.metrics = [...this.metrics.filter((x) => !gone.includes(x)), ...added];
       for (const m of gone) this.acc.removeMetric(m.id);
       for (const m of added) this.acc.addMetric(m.id, m.def, this.config.settings.maxSubMetrics);
+      // the inline engine changes at this one point of its stream (the rings each at their control)
+      for (const m of gone) this.inline?.removeMetricId(m.id);
+      for (const m of added) this.inline?.addMetric(m.def, m.id);
       const controls: ControlMessage[] = [
         ...gone.map((m): ControlMessage => ({ op: 'remove', id: m.id })),
         ...added.map((m): ControlMessage => ({ op: 'add', id: m.id, def: m.def })),
@@ -638,6 +696,7 @@ export class Runtime {
       const id = this.nextMetricId++;
       this.metrics = [...this.metrics, { id, def }];
       this.acc.addMetric(id, def, this.config.settings.maxSubMetrics);
+      this.inline?.addMetric(def, id);
       await Promise.all(this.handles.map((h) => this.writeControl(h, { op: 'add', id, def })));
       for (const fn of this.metricsChanged) fn();
     });
@@ -650,6 +709,7 @@ export class Runtime {
       if (m === undefined) return false;
       this.metrics = this.metrics.filter((x) => x !== m);
       this.acc.removeMetric(m.id);
+      this.inline?.removeMetricId(m.id);
       await Promise.all(this.handles.map((h) => this.writeControl(h, { op: 'remove', id: m.id })));
       for (const fn of this.metricsChanged) fn();
       return true;
@@ -673,6 +733,8 @@ export class Runtime {
       internalErrors: this.internalErrors,
       coalescedRecords: this.coalescedRecords,
       coalescedBatches: this.coalescedBatches,
+      inlineBatches: this.inlineBatches,
+      inlineAccepted: this.inlineAccepted,
     };
   }
 
@@ -688,6 +750,7 @@ export class Runtime {
       this.closed = true;
       await Promise.all(this.tasks);
       for (const h of this.handles) h.producer.close();
+      this.foldInline();
       const rendered = render(this.acc.view());
       await this.pool.destroy();
       return rendered;

@@ -67,14 +67,15 @@ export function restarted(rt: Runtime, v: Victim): Promise<void> {
  * `start(shards, ringBytes)` for one test file's config; every runtime it
  * started is closed after each test.
  */
-export function runtimeStarter(config: ResolvedConfig): (shards: number, ringBytes?: number) => Promise<Runtime> {
+/** Runtimes on `config`; every batch goes to a shard (inline_batch_bytes 0) unless `inlineBatchBytes` is given. */
+export function runtimeStarter(config: ResolvedConfig, inlineBatchBytes = 0): (shards: number, ringBytes?: number) => Promise<Runtime> {
   let running: Runtime[] = [];
   afterEach(async () => {
     for (const rt of running) await rt.close(() => undefined).catch(() => undefined);
     running = [];
   });
   return async (shards, ringBytes = 1 << 20) => {
-    const rt = await Runtime.start({ config, shards, ringBytes });
+    const rt = await Runtime.start({ config, shards, ringBytes, inlineBatchBytes });
     running.push(rt);
     return rt;
   };

@@ -3,7 +3,9 @@
  * keep-alive connection, many connections. The server coalesces such small
  * requests into shared ring records; each answer must still be exactly its
  * own, and the dump must count exactly the accepted events. Both transports,
- * real server on 127.0.0.1, real shard workers.
+ * real server on 127.0.0.1, real shard workers; with the small requests
+ * aggregated on the main thread (inline_batch_bytes, the default) and with
+ * every one sent to the shards (inline_batch_bytes = 0).
  */
 import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,17 +76,23 @@ function nth(id: string, conn: number, i: number): { body: string; want: Answer;
   }
 }
 
-describe.each(TRANSPORTS)('one event per request over $name', (transport) => {
+const MODES = [
+  { mode: 'inline', inline: '4k' },
+  { mode: 'coalesced in the shards', inline: '0' },
+];
+const CASES = TRANSPORTS.flatMap((t) => MODES.map((m) => ({ ...t, ...m })));
+
+describe.each(CASES)('one event per request over $name, $mode', ({ mode, inline, ...transport }) => {
   let s: Running;
   beforeAll(async () => {
-    s = await start(transport, { shards: '2' });
+    s = await start(transport, { shards: '2', inline_batch_bytes: inline });
   });
   afterAll(async () => {
     await stop(s);
   });
 
   it('answers many concurrent keep-alive connections request by request, and counts exactly what it accepted', async () => {
-    const id = `coalesce-${transport.name}`;
+    const id = `coalesce-${transport.name}-${inline}`;
     const CONNS = 12;
     const PER_CONN = 80;
     const agents = Array.from({ length: CONNS }, () => new Agent({ keepAlive: true, maxSockets: 1 }));
@@ -117,8 +125,10 @@ describe.each(TRANSPORTS)('one event per request over $name', (transport) => {
     expect(sample(m, 'tallyd_http_batches_total')).toBeGreaterThanOrEqual(CONNS * PER_CONN);
     expect(sample(m, 'tallyd_ingest_internal_errors_total')).toBe(0);
     expect(sample(m, 'tallyd_batches_lost_total')).toBe(0);
+    // every request is a few hundred bytes: all on the main thread, or none
+    expect(sample(m, 'tallyd_inline_batches_total')).toBe(inline === '0' ? 0 : CONNS * PER_CONN);
     console.log(
-      `[coalesce] ${transport.name}: ${CONNS} connections x ${PER_CONN} requests, ${accepted} events accepted = counted, ${framing} answered 400; ` +
+      `[coalesce] ${transport.name}, ${mode}: ${CONNS} connections x ${PER_CONN} requests, ${accepted} events accepted = counted, ${framing} answered 400; ` +
         `${sample(m, 'tallyd_coalesced_batches_total')} requests shared ${sample(m, 'tallyd_coalesced_records_total')} ring records`,
     );
   });

@@ -15,6 +15,8 @@ const dump = (s: EngineSnapshot): string => renderDump(s, FIELDS, { compat: '2.4
 const cfg = parseConfigText(MIXED_CONFIG, 'mixed.conf');
 
 const start = runtimeStarter(cfg);
+/** batches of at most 2 KiB aggregated on the main thread, larger ones in the shards */
+const startMixed = runtimeStarter(cfg, 2048);
 
 /** Ingests, waiting for ring space instead of taking `busy`. */
 async function ingest(rt: Runtime, bytes: Uint8Array, format = FORMAT_MSGPACK as 1 | 2 | 3): Promise<IngestOutcome> {
@@ -27,7 +29,7 @@ async function ingest(rt: Runtime, bytes: Uint8Array, format = FORMAT_MSGPACK as
 
 describe('sharded runtime', () => {
   it('gives the single-threaded dump, cell for cell, for any stream, batching and shard count', async () => {
-    for (const shards of [1, 2, 4]) {
+    for (const [shards, starter] of [[1, start], [2, start], [4, start], [2, startMixed]] as const) {
       await fc.assert(
         fc.asyncProperty(
           fc.array(eventArb, { minLength: 1, maxLength: 400 }),
@@ -36,7 +38,7 @@ describe('sharded runtime', () => {
             const batches = splitAt(events, cuts);
             const engine = new Engine(cfg);
             for (const b of batches) engine.ingest(b);
-            const rt = await start(shards);
+            const rt = await starter(shards);
             // all batches in flight at once, as concurrent producers would send them
             const outcomes = await Promise.all(batches.map((b) => ingest(rt, pack(b))));
             expect(outcomes.every((o) => o.status === 'ok')).toBe(true);
@@ -91,26 +93,35 @@ describe('sharded runtime', () => {
     expect(accepted).toBe(ok * 400);
   });
 
-  it('puts every event in exactly one dump when resets run during ingest', async () => {
-    const rt = await start(2);
-    const batch = pack(Array.from({ length: 50 }, (_, i) => ({ event: 'imap_command_finished', duration: i, fields: { cmd_name: 'NOOP' } })));
+  it.each([
+    ['in the shards', start],
+    ['small batches on the main thread, large in the shards', startMixed],
+  ])('puts every event in exactly one dump when resets run during ingest (%s)', async (_how, starter) => {
+    const rt = await starter(2);
+    const big = pack(Array.from({ length: 50 }, (_, i) => ({ event: 'imap_command_finished', duration: i, fields: { cmd_name: 'NOOP' } })));
+    const small = pack(Array.from({ length: 5 }, (_, i) => ({ event: 'imap_command_finished', duration: i, fields: { cmd_name: 'NOOP' } })));
     const rootCount = (s: EngineSnapshot): number => s.metrics[0]?.root.count ?? 0;
     const sends: Promise<IngestOutcome>[] = [];
     const dumps: Promise<number>[] = [];
     for (let i = 0; i < 400; i++) {
-      sends.push(ingest(rt, batch));
+      sends.push(ingest(rt, i % 2 === 0 ? big : small));
       if (i % 50 === 25) dumps.push(rt.snapshotAndReset(rootCount));
       if (i % 20 === 0) await new Promise((r) => setImmediate(r));
     }
     const outcomes = await Promise.all(sends);
     const acked = outcomes.reduce((n, o) => n + (o.status === 'ok' ? o.accepted : 0), 0);
     const counted = (await Promise.all(dumps)).reduce((a, b) => a + b, 0) + (await rt.snapshotAndReset(rootCount));
-    expect(acked).toBe(400 * 50);
+    expect(acked).toBe(200 * 50 + 200 * 5);
+    expect(big.length).toBeGreaterThan(2048);
+    expect(rt.stats().inlineBatches).toBe(starter === start ? 0 : 200);
     expect(counted).toBe(acked);
   });
 
-  it('adds and removes metrics at run time; an added metric sees only later events', async () => {
-    const rt = await start(2);
+  it.each([
+    ['in the shards', start],
+    ['on the main thread', startMixed],
+  ])('adds and removes metrics at run time; an added metric sees only later events (%s)', async (_how, starter) => {
+    const rt = await starter(2);
     const ev = pack([{ event: 'late', duration: 7, fields: { k: 'v' } }]);
     await ingest(rt, ev);
     await rt.addMetric({ name: 'late', filter: 'event=late', fields: [], groupBy: [{ kind: 'discrete', field: 'k', modifier: null }], description: '' });
@@ -122,6 +133,7 @@ describe('sharded runtime', () => {
     expect(await rt.removeMetric('late')).toBe(true);
     expect(await rt.removeMetric('late')).toBe(false);
     expect(await rt.snapshot(dump)).not.toContain('late');
+    expect(rt.stats().inlineBatches).toBe(starter === start ? 0 : 3);
   });
 
   it('restarts a killed shard, reports its in-flight batches lost and keeps the rest exact', async () => {
