@@ -2,7 +2,8 @@
 # One Dovecot exporter event per POST against a built `tallyd serve`, on 1 and
 # on 8 keep-alive connections (wrk, bench/e2e/one-event.lua): requests/s,
 # events counted (from the dump), CPU of the whole tallyd process from
-# /proc/<pid>/stat (utime+stime), events per CPU-second, then the idle CPU.
+# /proc/<pid>/stat (utime+stime), events per CPU-second; then GET /livez on
+# the same server (the transport's ceiling, nothing ingested) and the idle CPU.
 #
 #   npm run build && bench/e2e/one-event.sh [PORT] [SECONDS]
 set -eu
@@ -26,6 +27,13 @@ for spec in "-t1 -c1" "-t2 -c8"; do
   n=$(( ${n1:-0} - ${n0:-0} ))
   echo "wrk $spec: $rps requests/s, $n events counted, $(echo "scale=2; ($c1-$c0)/$TCK" | bc) CPU-s," \
     "$(echo "$n*$TCK/($c1-$c0)" | bc) events per CPU-second, non-2xx ${non2xx:-0} | $(echo "$out" | grep '^requests')"
+done
+# the ceiling of this server and this client on this machine: GET /livez, nothing ingested
+for spec in "-t1 -c1" "-t2 -c8"; do
+  c0=$(cpu)
+  rps=$(wrk $spec -d${DUR}s $URL/livez | awk '/Requests\/sec/{print $2}')
+  c1=$(cpu)
+  echo "wrk $spec GET /livez: $rps requests/s, $(echo "scale=2; ($c1-$c0)/$TCK" | bc) CPU-s"
 done
 c0=$(cpu); sleep 3; c1=$(cpu)
 echo "idle: $(echo "scale=2; ($c1-$c0)/$TCK" | bc) CPU-s in 3 s"
