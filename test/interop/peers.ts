@@ -5,7 +5,7 @@
  * and for text expositions.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,6 +123,31 @@ export const PORT_ATTEMPTS = 5;
 
 /** Thrown by a probe: stop polling at once (a peer died). */
 export class Fatal extends Error {}
+
+/**
+ * Starts a peer on a free port and waits until `ready` resolves; when it
+ * failed because the port was taken before the peer bound it (its log says
+ * so), starts it again on another port, up to PORT_ATTEMPTS times. `ready`
+ * throws (or times out) when the peer is not up.
+ */
+export async function startOnFreePort(
+  start: (port: number, attempt: number) => Promise<Child> | Child,
+  ready: (child: Child, port: number) => Promise<void>,
+): Promise<{ child: Child; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const [port] = (await freePorts(1)) as [number];
+    const child = await start(port, attempt);
+    try {
+      await ready(child, port);
+      return { child, port };
+    } catch (e) {
+      await stopChild(child);
+      if (attempt >= PORT_ATTEMPTS || !portTaken(child.logFile)) throw e;
+      console.info(`interop ${child.name}: port ${port} was taken before it bound it; trying another`);
+      rmSync(child.logFile, { force: true });
+    }
+  }
+}
 
 /**
  * Polls `probe` until it returns something other than undefined, or throws

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { Fatal, findPeers, freePorts, httpGet, httpPost, peerSuite, PORT_ATTEMPTS, portTaken, startChild, startTallyd, stopChild, tail, waitFor, type Child, type Tallyd } from './peers.js';
+import { Fatal, findPeers, httpGet, httpPost, peerSuite, startChild, startOnFreePort, startTallyd, stopChild, tail, waitFor, type Child, type Tallyd } from './peers.js';
 
 const PACKAGES = 'prometheus';
 const peers = findPeers(['prometheus']);
@@ -75,24 +75,26 @@ peerSuite(peers, PACKAGES, 'a real Prometheus merges two tallyd hosts through na
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tallyd-interop-native-'));
-    for (let attempt = 1; ; attempt++) {
-      const [port] = await freePorts(1);
-      prom = `http://127.0.0.1:${port}`;
-      const remote = `${prom}/api/v1/write`;
-      for (const [i, h] of ['a', 'b'].entries()) {
-        writeFileSync(join(dir, `tallyd-${h}.conf`), conf(h, remote));
-        hosts.push(await startTallyd(join(dir, `tallyd-${h}.conf`), join(dir, `tallyd-${h}.out`)));
-        // each host takes every other event of the one stream
-        const mine = sent.filter((_, j) => j % 2 === i);
-        for (let k = 0; k < mine.length; k += 5000) {
-          const batch = mine.slice(k, k + 5000).map((d, j) => ({ event: 'imap_command_finished', duration: d, fields: { cmd_name: j % 3 === 0 ? 'FETCH' : 'SELECT', bytes_out: j } }));
-          const r = await httpPost(`${(hosts[i] as Tallyd).url}/v1/events`, JSON.stringify(batch), 'application/json');
-          expect(r.status, r.text).toBe(200);
+    ({ child: prometheus } = await startOnFreePort(
+      async (port, attempt) => {
+        prom = `http://127.0.0.1:${port}`;
+        const remote = `${prom}/api/v1/write`;
+        // hosts of an attempt whose port was taken push to the wrong place: start over
+        for (const h of hosts.splice(0)) await stopChild(h.child);
+        for (const [i, h] of ['a', 'b'].entries()) {
+          writeFileSync(join(dir, `tallyd-${h}.conf`), conf(h, remote));
+          hosts.push(await startTallyd(join(dir, `tallyd-${h}.conf`), join(dir, `tallyd-${h}.out`)));
+          // each host takes every other event of the one stream
+          const mine = sent.filter((_, j) => j % 2 === i);
+          for (let k = 0; k < mine.length; k += 5000) {
+            const batch = mine.slice(k, k + 5000).map((d, j) => ({ event: 'imap_command_finished', duration: d, fields: { cmd_name: j % 3 === 0 ? 'FETCH' : 'SELECT', bytes_out: j } }));
+            const r = await httpPost(`${(hosts[i] as Tallyd).url}/v1/events`, JSON.stringify(batch), 'application/json');
+            expect(r.status, r.text).toBe(200);
+          }
         }
-      }
-      writeFileSync(
-        join(dir, 'prometheus.yml'),
-        `global:
+        writeFileSync(
+          join(dir, 'prometheus.yml'),
+          `global:
   scrape_interval: 1s
   scrape_timeout: 1s
   evaluation_interval: 1s
@@ -101,37 +103,31 @@ scrape_configs:
     static_configs:
       - targets: [${hosts.map((h) => `'127.0.0.1:${h.port}'`).join(', ')}]
 `,
-      );
-      prometheus = startChild(
-        'prometheus',
-        peers.paths['prometheus'] as string,
-        [
-          `--config.file=${join(dir, 'prometheus.yml')}`,
-          `--storage.tsdb.path=${join(dir, `data-${attempt}`)}`,
-          `--web.listen-address=127.0.0.1:${port}`,
-          '--enable-feature=native-histograms',
-          '--web.enable-remote-write-receiver',
-          '--log.level=warn',
-        ],
-        join(dir, 'prometheus.out'),
-      );
-      const p = prometheus;
-      try {
-        await waitFor(
+        );
+        return startChild(
+          'prometheus',
+          peers.paths['prometheus'] as string,
+          [
+            `--config.file=${join(dir, 'prometheus.yml')}`,
+            `--storage.tsdb.path=${join(dir, `data-${attempt}`)}`,
+            `--web.listen-address=127.0.0.1:${port}`,
+            '--enable-feature=native-histograms',
+            '--web.enable-remote-write-receiver',
+            '--log.level=warn',
+          ],
+          join(dir, 'prometheus.out'),
+        );
+      },
+      (p) =>
+        waitFor(
           'Prometheus to be ready',
           async () => {
             if (p.exitedYet()) throw new Fatal('prometheus exited');
             return (await httpGet(`${prom}/-/ready`).catch(() => ({ status: 0 }))).status === 200 ? true : undefined;
           },
           { timeoutMs: 60_000, intervalMs: 250, describe: logs },
-        );
-        break;
-      } catch (e) {
-        await stopChild(p);
-        if (attempt >= PORT_ATTEMPTS || !portTaken(p.logFile)) throw e;
-        rmSync(p.logFile, { force: true });
-      }
-    }
+        ).then(() => undefined),
+    ));
   }, 120_000);
 
   afterAll(async () => {

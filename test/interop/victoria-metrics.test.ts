@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { Fatal, findPeers, freePorts, httpGet, httpPost, peerSuite, PORT_ATTEMPTS, portTaken, startChild, startTallyd, stopChild, tail, waitFor, type Child, type Tallyd } from './peers.js';
+import { Fatal, findPeers, httpGet, httpPost, peerSuite, startChild, startOnFreePort, startTallyd, stopChild, tail, waitFor, type Child, type Tallyd } from './peers.js';
 
 const PACKAGES = 'victoria-metrics';
 const peers = findPeers(['victoria-metrics']);
@@ -50,32 +50,26 @@ peerSuite(peers, PACKAGES, 'remote_write into a real VictoriaMetrics', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tallyd-interop-vm-'));
-    for (let attempt = 1; ; attempt++) {
-      const [port] = await freePorts(1);
-      base = `http://127.0.0.1:${port}`;
-      vm = startChild(
-        'victoria-metrics',
-        peers.paths['victoria-metrics'] as string,
-        [`-httpListenAddr=127.0.0.1:${port}`, `-storageDataPath=${join(dir, `vm-${attempt}`)}`, '-search.latencyOffset=0s', '-search.disableCache', '-loggerLevel=WARN'],
-        join(dir, 'vm.out'),
-      );
-      const p = vm;
-      try {
-        await waitFor(
+    ({ child: vm } = await startOnFreePort(
+      (port, attempt) => {
+        base = `http://127.0.0.1:${port}`;
+        return startChild(
+          'victoria-metrics',
+          peers.paths['victoria-metrics'] as string,
+          [`-httpListenAddr=127.0.0.1:${port}`, `-storageDataPath=${join(dir, `vm-${attempt}`)}`, '-search.latencyOffset=0s', '-search.disableCache', '-loggerLevel=WARN'],
+          join(dir, 'vm.out'),
+        );
+      },
+      (p) =>
+        waitFor(
           'VictoriaMetrics to be ready',
           async () => {
             if (p.exitedYet()) throw new Fatal('victoria-metrics exited');
             return (await httpGet(`${base}/health`).catch(() => ({ status: 0 }))).status === 200 ? true : undefined;
           },
           { timeoutMs: 60_000, intervalMs: 250, describe: logs },
-        );
-        break;
-      } catch (e) {
-        await stopChild(p);
-        if (attempt >= PORT_ATTEMPTS || !portTaken(p.logFile)) throw e;
-        rmSync(p.logFile, { force: true });
-      }
-    }
+        ).then(() => undefined),
+    ));
     for (const [i, h] of ['a', 'b'].entries()) {
       writeFileSync(join(dir, `tallyd-${h}.conf`), conf(h, `${base}/api/v1/write`));
       hosts.push(await startTallyd(join(dir, `tallyd-${h}.conf`), join(dir, `tallyd-${h}.out`)));
