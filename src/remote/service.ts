@@ -105,7 +105,7 @@ export class RemoteWriters {
         name: 'tallyd_remote_write_samples_dropped_total',
         help: 'Samples given up: rejected (a 4xx answer) or queue_full (the oldest queued write, or what was left at shutdown)',
         type: 'counter',
-        samples: all.length === 0 ? [] : DROP_REASONS.flatMap((reason) => by((w) => w.samplesDropped[reason]).map((s) => ({ labels: { ...s.labels, reason }, value: s.value }))),
+        samples: DROP_REASONS.flatMap((reason) => by((w) => w.samplesDropped[reason]).map((s) => ({ labels: { ...s.labels, reason }, value: s.value }))),
       },
       { name: 'tallyd_remote_write_requests_total', help: 'Remote-write HTTP requests made, retries included', type: 'counter', samples: by((w) => w.requests) },
       { name: 'tallyd_remote_write_queue_length', help: 'Remote writes waiting to be sent', type: 'gauge', samples: this.writers.map((w) => ({ labels: { remote: w.def.name }, value: w.queueLength })) },
