@@ -34,6 +34,10 @@ function table(r: BenchResult): string {
       row('tallyd serve (its stats-writer socket)', x.tallydWriter),
       '',
     );
+    for (const [who, sd] of [['HTTP', x.tallyd], ['stats-writer', x.tallydWriter]] as const) {
+      const t = sd?.threads;
+      if (t !== undefined) L.splice(L.length - 1, 0, `tallyd (${who}) CPU s by thread: main ${t.main.toFixed(2)}, shards ${t.busiest.map((b) => b.toFixed(2)).join(' + ')}, other threads ${t.rest.toFixed(2)}`);
+    }
     if (x.ratioWriter !== null) L.splice(L.length - 1, 0, `tallyd on its stats-writer socket / Dovecot: ${x.ratioWriter.toFixed(2)}×`);
   });
   if (r.ratio !== null) L.push(`ratio tallyd (HTTP msgpack)/Dovecot, events per CPU-second: median ${r.ratio.toFixed(2)} (${(r.ratioMin as number).toFixed(2)}–${(r.ratioMax as number).toFixed(2)}) over ${r.runs.length} runs`);

@@ -8,11 +8,6 @@
  *       tallyd's Engine on one thread over tallyd load's events (the "engine"
  *       reference of bench:e2e) under node --cpu-prof.
  *
- *   node dist/bench/profile.js whatif [--shards 2] [--seconds 6] [--rounds 3]
- *       no profile: alternating rounds of the server as it is and with
- *       Accumulator.apply folding no percentile hists (bench/e2e/serve-whatif.ts),
- *       each driven by tallyd load over HTTP: what finding 1's fix can gain.
- *
  * Profiles are written to a temporary directory (printed) and kept.
  */
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
@@ -63,37 +58,6 @@ async function profileEngine(dir: string, seconds: number): Promise<string> {
   return `Engine, one thread: ${Math.round(r.eventsPerSec)} events/s (${Math.round(r.nsPerEvent)} ns/event)`;
 }
 
-async function whatIf(shards: number, seconds: number, rounds: number): Promise<string> {
-  const entry = fileURLToPath(new URL('./e2e/serve-whatif.js', import.meta.url));
-  const L = ['| round | server | accepted events/s | ack p50 / p99 (ms) |', '| --- | --- | ---: | ---: |'];
-  for (let r = 1; r <= rounds; r++) {
-    for (const mode of ['full', 'nohist']) {
-      const port = await freePort();
-      const url = `http://127.0.0.1:${port}`;
-      const server = startNode([entry, String(port), String(shards), mode], (seconds + 120) * 1000);
-      try {
-        const deadline = performance.now() + 30_000;
-        for (;;) {
-          try {
-            if ((await request(`${url}/readyz`, { timeoutMs: 2000 })).status === 200) break;
-          } catch {
-            // not yet
-          }
-          if (performance.now() > deadline) throw new Error('the what-if server was not ready within 30 s');
-          await sleep(100);
-        }
-        await runLoad({ url, transport: 'http', seconds: 2 });
-        const load = await runLoad({ url, transport: 'http', seconds });
-        L.push(`| ${r} | ${mode === 'full' ? 'as it is' : 'apply without hists'} | ${Math.round(load.acceptedPerSec)} | ${load.ackP50Ms.toFixed(1)} / ${load.ackP99Ms.toFixed(1)} |`);
-      } finally {
-        await server.stop();
-        closeClient();
-      }
-    }
-  }
-  return L.join('\n');
-}
-
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -102,16 +66,11 @@ async function main(): Promise<number> {
       seconds: { type: 'string', default: '6' },
       transport: { type: 'string', default: 'http' },
       top: { type: 'string', default: '15' },
-      rounds: { type: 'string', default: '3' },
     },
   });
   const what = positionals[0];
-  if (what === 'whatif') {
-    process.stdout.write(`${await whatIf(Number(values.shards), Number(values.seconds), Number(values.rounds))}\n`);
-    return 0;
-  }
   if (what !== 'server' && what !== 'engine') {
-    process.stderr.write('usage: node dist/bench/profile.js server|engine|whatif [--shards 2] [--seconds 6] [--transport http|ws] [--top 15] [--rounds 3]\n');
+    process.stderr.write('usage: node dist/bench/profile.js server|engine [--shards 2] [--seconds 6] [--transport http|ws] [--top 15]\n');
     return 2;
   }
   const dir = mkdtempSync(join(tmpdir(), 'tallyd-prof-'));

@@ -58,6 +58,8 @@ export interface Side {
   cpuSeconds: number;
   eventsPerSecond: number;
   eventsPerCpuSecond: number;
+  /** tallyd: CPU seconds of its main thread, of its busiest other threads (the shards, busiest first), and of all the rest */
+  threads?: { main: number; busiest: number[]; rest: number };
 }
 
 export interface RunResult {
@@ -88,6 +90,15 @@ export interface BenchResult {
 
 function side(events: number, wall: number, cpu: number): Side {
   return { events, wallSeconds: wall, cpuSeconds: cpu, eventsPerSecond: events / wall, eventsPerCpuSecond: events / cpu };
+}
+
+/** Where a tallyd run's CPU went, from two per-thread readings: main thread, the `n` busiest others, the rest. */
+function threadSplit(pid: number, before: Map<number, number>, after: Map<number, number>, n: number): NonNullable<Side['threads']> {
+  const spent = [...after].map(([tid, s]) => [tid, s - (before.get(tid) ?? 0)] as const);
+  const main = spent.find(([tid]) => tid === pid)?.[1] ?? 0;
+  const others = spent.filter(([tid]) => tid !== pid).map(([, s]) => s).sort((a, b) => b - a);
+  const busiest = others.slice(0, n);
+  return { main, busiest, rest: others.slice(n).reduce((a, b) => a + b, 0) };
 }
 
 function check(who: string, dumpText: string, tally: Tally): void {
@@ -128,13 +139,15 @@ async function runTallyd(w: Workload, dir: string, o: BenchOptions): Promise<Sid
       await td.reset();
     }
     const cpu0 = td.cpu();
+    const threads0 = td.threads();
     const t0 = performance.now();
     const accepted = await td.send(w.batches, o.httpConnections);
     const wall = (performance.now() - t0) / 1000;
     const cpu = td.cpu() - cpu0;
+    const threads = threadSplit(td.pid, threads0, td.threads(), o.shards);
     if (accepted !== w.events) throw new Error(`tallyd accepted ${accepted} of ${w.events} events`);
     check('tallyd', await td.dump(), w.tally);
-    return side(w.events, wall, cpu);
+    return { ...side(w.events, wall, cpu), threads };
   } finally {
     await td.stop();
   }
@@ -154,14 +167,16 @@ async function runTallydWriter(w: Workload, dir: string, o: BenchOptions): Promi
     }
     const clients = await Promise.all(Array.from({ length: o.writers }, () => StatsWriterClient.connect(socket)));
     const cpu0 = td.cpu();
+    const threads0 = td.threads();
     const t0 = performance.now();
     await Promise.all(clients.map((c, i) => c.writeAll(w.writerChunks[i] ?? [])));
     await Promise.all(clients.map((c) => c.end()));
     const text = await td.settle(w.events);
     const wall = (performance.now() - t0) / 1000;
     const cpu = td.cpu() - cpu0;
+    const threads = threadSplit(td.pid, threads0, td.threads(), o.shards);
     check('tallyd (stats-writer socket)', text, w.tally);
-    return side(w.events, wall, cpu);
+    return { ...side(w.events, wall, cpu), threads };
   } finally {
     await td.stop();
   }

@@ -37,8 +37,8 @@ export function clockTicks(): number {
   return clkTck;
 }
 
-function statFields(pid: number): string[] {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+function statFields(pid: number, tid?: number): string[] {
+  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   // after the ")" of the command name: field 3 (state) onwards
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
@@ -47,6 +47,20 @@ function statFields(pid: number): string[] {
 export function cpuSeconds(pid: number): number {
   const f = statFields(pid);
   return (Number(f[11]) + Number(f[12])) / clockTicks();
+}
+
+/** utime + stime of each thread of a process, seconds, by thread id (the main thread's id is the PID) */
+export function threadCpuSeconds(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const d of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const f = statFields(pid, Number(d));
+      out.set(Number(d), (Number(f[11]) + Number(f[12])) / clockTicks());
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }
 
 /** PIDs whose parent is `ppid` and whose comm is `comm` */

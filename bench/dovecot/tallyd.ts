@@ -7,7 +7,7 @@ import { Agent, request } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds, freePort, sleep, startChild, tail, type Child } from './proc.js';
+import { cpuSeconds, threadCpuSeconds, freePort, sleep, startChild, tail, type Child } from './proc.js';
 import { countOf, parseDump } from './tally.js';
 
 /** this checkout's tallyd; TALLYD_BENCH_BIN points the bench at another build (before/after comparisons) */
@@ -17,6 +17,8 @@ export interface TallydRun {
   readonly pid: number;
   readonly port: number;
   cpu(): number;
+  /** CPU seconds of each of its threads, by thread id */
+  threads(): Map<number, number>;
   /** POSTs every batch (in order, over `connections` connections); resolves with the events accepted */
   send(batches: readonly Buffer[], connections: number): Promise<number>;
   dump(): Promise<string>;
@@ -73,6 +75,7 @@ export async function startTallyd(dir: string, metrics: string, shards: number, 
     dump,
     port,
     cpu: () => cpuSeconds(child.pid),
+    threads: () => threadCpuSeconds(child.pid),
     async send(batches, connections) {
       let next = 0;
       let accepted = 0;

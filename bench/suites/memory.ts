@@ -30,7 +30,7 @@ export function subMetricMemory(n: number): SubMetricMemory {
   const acc = emptyAccumulator(config);
   // warm: code paths and the first nodes, outside the measurement
   engine.ingest(seriesEvents(0, 100, 3));
-  acc.apply(engine.takeDelta());
+  acc.apply(engine.takeDelta(), 1);
   const events = seriesEvents(100, 100 + n, 3);
   let before = heapNow();
   for (let i = 0; i < events.length; i += 999) engine.ingest(events.slice(i, i + 999));
@@ -38,7 +38,7 @@ export function subMetricMemory(n: number): SubMetricMemory {
   const deltas = [engine.takeDelta()];
   const shard = heapGrowth(before, heapNow());
   before = heapNow();
-  for (const d of deltas) acc.apply(d);
+  for (const d of deltas) acc.apply(d, 1);
   deltas.length = 0;
   const main = heapGrowth(before, heapNow());
   (globalThis as { keepBench?: unknown }).keepBench = [engine, acc];

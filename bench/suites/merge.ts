@@ -7,7 +7,7 @@
  * 1000-event batch and takes its delta; the main thread applies that delta to
  * an Accumulator in steady state, with and without its percentile hists.
  */
-import type { EngineDelta } from '../../src/engine/engine.js';
+import type { FlatDelta } from '../../src/merge/delta.js';
 import { Engine } from '../../src/engine/engine.js';
 import { FORMAT_MSGPACK } from '../../src/event/decode.js';
 import { mergeSnapshots } from '../../src/merge/merge.js';
@@ -33,23 +33,14 @@ export async function mergeSuite(opts: SuiteOptions): Promise<Row[]> {
     addTask(bench, `mergeSnapshots, ${shards} shards, basic (${nodes} nodes each)`, () => keep(mergeSnapshots(basic)), shards, 'snapshots');
     const deltas = deltasOf(engines);
     const acc = emptyAccumulator(config);
-    for (const d of deltas) acc.apply(d);
+    deltas.forEach((d, i) => acc.apply(d, i + 1));
     addTask(bench, `Accumulator.apply, ${shards} shard deltas (${nodes} nodes each)`, () => {
-      for (const d of deltas) acc.apply(d);
+      deltas.forEach((d, i) => acc.apply(d, i + 1));
     }, shards, 'deltas');
   }
   perBatchTasks(bench);
   await bench.run();
   return rowsOf('merge', bench);
-}
-
-function withoutHists(d: EngineDelta): EngineDelta {
-  const strip = (n: NodeSnapshot): NodeSnapshot => ({
-    ...n,
-    dists: n.dists.map((x) => ({ count: x.count, sum: x.sum, min: x.min, max: x.max, mean: x.mean, m2: x.m2 })),
-    children: n.children.map(strip),
-  });
-  return { ...d, metrics: d.metrics.map((m) => ({ ...m, root: m.root === null ? null : strip(m.root) })) };
 }
 
 /** what the runtime pays per 1000-event batch: shard side and main side */
@@ -61,24 +52,19 @@ function perBatchTasks(bench: ReturnType<typeof newBench>): void {
     producer.ingestBytes(b, FORMAT_MSGPACK);
     return producer.takeDelta();
   });
-  const stripped = deltas.map(withoutHists);
   const shard = new Engine(config);
   const acc = emptyAccumulator(config);
-  const accBasic = emptyAccumulator(config);
   // steady state: the accumulators already hold a few thousand batches' worth
   for (let r = 0; r < 4; r++) for (let i = 0; i < deltas.length; i++) {
-    acc.apply(deltas[i] as EngineDelta);
-    accBasic.apply(stripped[i] as EngineDelta);
+    acc.apply(deltas[i] as FlatDelta, 1);
   }
   let i = 0;
   let j = 0;
-  let k = 0;
   addTask(bench, 'per batch, shard: Engine.ingestBytes + takeDelta (1000 events)', () => {
     shard.ingestBytes(batches[i++ % batches.length] as Buffer, FORMAT_MSGPACK);
     keep(shard.takeDelta());
   }, 1000, 'events');
-  addTask(bench, 'per batch, main thread: Accumulator.apply of its delta', () => acc.apply(deltas[j++ % deltas.length] as EngineDelta), 1000, 'events');
-  addTask(bench, 'per batch, main thread: Accumulator.apply of its delta without hists (what-if)', () => accBasic.apply(stripped[k++ % stripped.length] as EngineDelta), 1000, 'events');
+  addTask(bench, 'per batch, main thread: Accumulator.apply of its delta', () => acc.apply(deltas[j++ % deltas.length] as FlatDelta, 1), 1000, 'events');
 }
 
 export function countNodes(s: EngineSnapshot): number {

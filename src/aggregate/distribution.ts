@@ -10,7 +10,8 @@
 import type { Int32Histogram } from 'hdr-histogram-js';
 import { readHistogram } from './buckets.js';
 import { histValue, indexOfValue, newHistogram } from './geometry.js';
-import type { DistSnapshot, RawHist, SnapshotDepth } from './types.js';
+import { DIST_HEADER, KIND_BUCKETS, KIND_RAW, type DeltaWriter } from '../merge/delta.js';
+import type { DistSnapshot, SnapshotDepth } from './types.js';
 import { INLINE_MAX, valuesHist } from './values.js';
 
 const COUNT = 0;
@@ -32,6 +33,8 @@ export class Distribution {
   private hist: Int32Histogram | null;
   /** a histogram kept across reset() for the next promotion */
   private parked: Int32Histogram | null;
+  /** the parked histogram's counts are all zero already (writeDelta zeroed what it read) */
+  private parkedClean: boolean;
   /**
    * While dense: counts-array indices recorded since the last fold. They are
    * added to the histogram PENDING at a time, while its counts are in cache
@@ -48,6 +51,7 @@ export class Distribution {
     this.s = s;
     this.hist = null;
     this.parked = null;
+    this.parkedClean = false;
     this.pend = null;
     this.npend = 0;
   }
@@ -104,7 +108,7 @@ export class Distribution {
     let h = this.parked;
     if (h === null) h = newHistogram();
     else {
-      h.reset();
+      if (!this.parkedClean) h.reset();
       this.parked = null;
     }
     for (let i = VALUES; i < VALUES + n - 1; i++) h.incrementCountAtIndex(indexOfValue(histValue(s[i] as number)));
@@ -115,8 +119,11 @@ export class Distribution {
     this.npend = 0;
   }
 
-  /** zero every figure; the object, its capacity and any histogram are kept for reuse */
-  reset(): void {
+  /**
+   * zero every figure; the object, its capacity and any histogram are kept for
+   * reuse (`clean`: its counts are zero already)
+   */
+  reset(clean = false): void {
     const s = this.s;
     s[COUNT] = 0;
     s[SUM] = 0;
@@ -126,6 +133,7 @@ export class Distribution {
     s[M2] = 0;
     if (this.hist !== null) {
       this.parked = this.hist;
+      this.parkedClean = clean;
       this.hist = null;
       this.npend = 0;
     }
@@ -142,18 +150,60 @@ export class Distribution {
   }
 
   /**
-   * A full snapshot for a shard delta, then reset(): the values unsorted
-   * (a RawHist) while inline, the non-zero buckets once dense.
+   * Writes what was recorded since the last delta in the flat delta's dist
+   * format (src/merge/delta.ts), then reset(): the values in record order
+   * while inline, the non-zero buckets once dense.
    */
-  takeDelta(): DistSnapshot {
-    const snap = this.moments();
+  writeDelta(w: DeltaWriter): void {
+    if (this.npend > 0) this.fold();
+    const s = this.s;
+    const n = s[COUNT] as number;
+    if (n === 0) {
+      w.push(0);
+      return;
+    }
     const h = this.hist;
     if (h === null) {
-      const raw: RawHist = { kind: 'raw', values: this.s.slice(VALUES, VALUES + snap.count) };
-      snap.hist = raw;
-    } else snap.hist = readHistogram(h, indexOfValue(histValue(snap.min)), indexOfValue(histValue(snap.max)));
-    this.reset();
-    return snap;
+      const buf = w.reserve(1 + DIST_HEADER + n);
+      let o = w.len;
+      buf[o++] = n;
+      buf[o++] = s[SUM] as number;
+      buf[o++] = s[MIN] as number;
+      buf[o++] = s[MAX] as number;
+      buf[o++] = s[MEAN] as number;
+      buf[o++] = s[M2] as number;
+      buf[o++] = KIND_RAW;
+      buf[o++] = n;
+      buf.set(s.subarray(VALUES, VALUES + n), o);
+      w.len = o + n;
+    } else {
+      const lo = indexOfValue(histValue(s[MIN] as number));
+      const hi = indexOfValue(histValue(s[MAX] as number));
+      const buf = w.reserve(1 + DIST_HEADER + 2 * (hi - lo + 1));
+      let o = w.len;
+      buf[o++] = n;
+      buf[o++] = s[SUM] as number;
+      buf[o++] = s[MIN] as number;
+      buf[o++] = s[MAX] as number;
+      buf[o++] = s[MEAN] as number;
+      buf[o++] = s[M2] as number;
+      buf[o++] = KIND_BUCKETS;
+      const at = o++;
+      const c = h._counts;
+      // read and zeroed in one pass: every non-zero count lies in [lo, hi]
+      for (let i = lo; i <= hi; i++) {
+        const x = c[i] as number;
+        if (x !== 0) {
+          buf[o++] = i;
+          buf[o++] = x;
+          c[i] = 0;
+        }
+      }
+      buf[at] = (o - at - 1) / 2;
+      w.len = o;
+      h.setTotalCount(0);
+    }
+    this.reset(true);
   }
 
   snapshot(depth: SnapshotDepth): DistSnapshot {

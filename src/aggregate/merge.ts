@@ -4,8 +4,8 @@
  * mutated; hist arrays are shared read-only between snapshots.
  */
 import { mergeToBuckets } from './buckets.js';
-import type { CountSum, DistHist, DistSnapshot, HistData, RawHist } from './types.js';
-import { INLINE_MAX, mergeValues, valuesHist } from './values.js';
+import type { CountSum, DistHist, DistSnapshot, HistData } from './types.js';
+import { INLINE_MAX, mergeValues } from './values.js';
 
 export function emptyDist(): DistSnapshot {
   return { count: 0, sum: 0, min: 0, max: 0, mean: 0, m2: 0 };
@@ -17,42 +17,40 @@ function copyOf(d: DistSnapshot): DistSnapshot {
   return c;
 }
 
-/** a RawHist (a shard delta's values in record order) as the sorted kind */
-export function sortedHist(h: HistData): DistHist {
-  const r = h as DistHist | RawHist;
-  return r.kind === 'raw' ? valuesHist(Float64Array.from(r.values).sort()) : r;
-}
-
 /**
  * The moments of `b` added into `a` (count, sum, min, max, mean and M2 by the
  * parallel formula of Chan et al.): the one place they combine.
  */
 export function addMoments(a: DistSnapshot, b: DistSnapshot): void {
-  const nb = b.count;
+  addMomentsOf(a, b.count, b.sum, b.min, b.max, b.mean, b.m2);
+}
+
+/** addMoments of a distribution given by its figures */
+export function addMomentsOf(a: DistSnapshot, nb: number, sum: number, min: number, max: number, mean: number, m2: number): void {
   if (nb === 0) return;
   const na = a.count;
   if (na === 0) {
     a.count = nb;
-    a.sum = b.sum;
-    a.min = b.min;
-    a.max = b.max;
-    a.mean = b.mean;
-    a.m2 = b.m2;
+    a.sum = sum;
+    a.min = min;
+    a.max = max;
+    a.mean = mean;
+    a.m2 = m2;
     return;
   }
   const n = na + nb;
-  const delta = b.mean - a.mean;
-  a.m2 = a.m2 + b.m2 + delta * delta * ((na * nb) / n);
-  a.mean = (na * a.mean + nb * b.mean) / n;
+  const delta = mean - a.mean;
+  a.m2 = a.m2 + m2 + delta * delta * ((na * nb) / n);
+  a.mean = (na * a.mean + nb * mean) / n;
   a.count = n;
-  a.sum += b.sum;
-  if (b.min < a.min) a.min = b.min;
-  if (b.max > a.max) a.max = b.max;
+  a.sum += sum;
+  if (min < a.min) a.min = min;
+  if (max > a.max) a.max = max;
 }
 
 function mergeHist(x: HistData, y: HistData): DistHist {
-  const a = sortedHist(x);
-  const b = sortedHist(y);
+  const a = x as DistHist;
+  const b = y as DistHist;
   if (a.kind === 'values' && b.kind === 'values' && a.values.length + b.values.length <= INLINE_MAX) {
     return mergeValues(a.values, b.values);
   }
@@ -64,12 +62,12 @@ export function mergeInto(target: DistSnapshot, src: DistSnapshot): DistSnapshot
   const nb = src.count;
   const na = target.count;
   if (nb === 0) {
-    if (na === 0 && target.hist === undefined && src.hist !== undefined) target.hist = sortedHist(src.hist);
+    if (na === 0 && target.hist === undefined && src.hist !== undefined) target.hist = src.hist as DistHist;
     return target;
   }
   addMoments(target, src);
   if (na === 0) {
-    if (src.hist !== undefined) target.hist = sortedHist(src.hist);
+    if (src.hist !== undefined) target.hist = src.hist as DistHist;
     else delete target.hist;
   } else if (target.hist !== undefined && src.hist !== undefined) target.hist = mergeHist(target.hist, src.hist);
   else delete target.hist;

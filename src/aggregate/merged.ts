@@ -7,8 +7,9 @@
  * on demand and cached until the next change.
  */
 import { COUNTS_LENGTH, histValue, indexOfValue } from './geometry.js';
-import { addMoments } from './merge.js';
-import type { BucketsHist, DistHist, DistSnapshot, RawHist } from './types.js';
+import { DIST_HEADER, KIND_RAW } from '../merge/delta.js';
+import { addMoments, addMomentsOf } from './merge.js';
+import type { BucketsHist, DistHist, DistSnapshot } from './types.js';
 import { INLINE_MAX, valuesHist } from './values.js';
 
 const UINT32_MAX = 4294967295;
@@ -58,11 +59,11 @@ export class MergedDist implements DistSnapshot {
     if (src.count === 0) return;
     addMoments(this, src);
     this.cached = undefined;
-    const h = src.hist as DistHist | RawHist | undefined;
+    const h = src.hist as DistHist | undefined;
     if (h === undefined) return;
     if (this.dense === null && this.count > INLINE_MAX) this.promote();
     const dense = this.dense;
-    if (h.kind === 'values' || h.kind === 'raw') {
+    if (h.kind === 'values') {
       const v = h.values;
       if (dense !== null) {
         let p = this.pend;
@@ -80,6 +81,45 @@ export class MergedDist implements DistSnapshot {
         dense[j] = (dense[j] as number) + (c[k] as number);
       }
     }
+  }
+
+  /**
+   * Adds one dist of a flat delta (src/merge/delta.ts), read from `c` at `p`;
+   * returns where the next one starts.
+   */
+  addFlat(c: Float64Array, p: number): number {
+    const n = c[p] as number;
+    if (n === 0) return p + 1;
+    addMomentsOf(this, n, c[p + 1] as number, c[p + 2] as number, c[p + 3] as number, c[p + 4] as number, c[p + 5] as number);
+    this.cached = undefined;
+    const kind = c[p + 6] as number;
+    const len = c[p + 7] as number;
+    const q = p + 1 + DIST_HEADER;
+    // buckets come only from a shard that went dense within one delta: more than INLINE_MAX values
+    if (this.dense === null && (this.count > INLINE_MAX || kind !== KIND_RAW)) this.promote();
+    const dense = this.dense;
+    if (kind === KIND_RAW) {
+      const end = q + len;
+      if (dense !== null) {
+        let pend = this.pend;
+        if (pend === null) pend = this.pend = new Uint16Array(FOLD_AT);
+        for (let i = q; i < end; i++) {
+          if (this.npend === FOLD_AT) this.fold();
+          pend[this.npend++] = indexOfValue(histValue(c[i] as number));
+        }
+      } else {
+        const vals = this.vals as number[];
+        for (let i = q; i < end; i++) vals.push(c[i] as number);
+      }
+      return end;
+    }
+    const d = dense as Float64Array;
+    const end = q + 2 * len;
+    for (let i = q; i < end; i += 2) {
+      const j = c[i] as number;
+      d[j] = (d[j] as number) + (c[i + 1] as number);
+    }
+    return end;
   }
 
   /** Adds the pending values into the dense counts. */

@@ -46,16 +46,6 @@ export interface BucketsHist extends HistData {
   readonly counts: Uint32Array | Float64Array;
 }
 
-/**
- * Every value exactly, in the order recorded: what a shard ships in a delta
- * (sorting is left to whoever reads percentiles). Only MergedDist.add and
- * mergeInto take it; no other reader ever sees one.
- */
-export interface RawHist extends HistData {
-  readonly kind: 'raw';
-  readonly values: Float64Array;
-}
-
 export type DistHist = ValuesHist | BucketsHist;
 
 /** count/sum of a parent minus its children (what exporters print for a missing level). */

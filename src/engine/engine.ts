@@ -27,6 +27,7 @@ import { arrayLen, EventScanner, lastHead, SCAN_OK } from '../event/scan.js';
 import { fieldOf, newEvent, type FieldValue, type TallyEvent } from '../event/types.js';
 import { lastRejectDetail, loadEvent, REJECT_REASONS, R_INVALID_JSON, R_OK, R_WRITER_BAD_LINE } from '../event/validate.js';
 import type { CompiledFilter } from '../filter/index.js';
+import { DeltaWriter, type FlatDelta } from '../merge/delta.js';
 import { Metric } from '../metrics/metric.js';
 import type { EngineCounters, EngineSnapshot, NodeSnapshot } from '../metrics/types.js';
 
@@ -42,19 +43,6 @@ export interface IngestResult {
   accepted: number;
   rejected: number;
   errors: EventError[];
-}
-
-/** What a shard recorded since its last delta (docs/contract.md §6): shipped to the main thread. */
-export interface MetricDelta {
-  id: number;
-  root: NodeSnapshot | null;
-  /** events routed to overflow children since the last delta */
-  overflow: number;
-}
-
-export interface EngineDelta {
-  metrics: MetricDelta[];
-  counters: EngineCounters;
 }
 
 /** A metric definition with the id the runtime gave it (ids tell a re-added name apart). */
@@ -101,6 +89,7 @@ export class Engine {
   private seq: number;
   /** stats-writer connections routed to this engine, by connection id */
   private readonly writers: Map<number, WriterConnection>;
+  private readonly deltaWriter = new DeltaWriter();
 
   /**
    * `identified`, when given, replaces config.metrics: the runtime passes the
@@ -412,17 +401,13 @@ export class Engine {
     for (const m of this.metrics) m.reset();
   }
 
-  /** Zeroes every figure and returns, per metric, what was recorded since the last delta. */
-  takeDelta(): EngineDelta {
-    const metrics: MetricDelta[] = [];
-    for (const m of this.metrics) {
-      const root = m.takeDelta();
-      const overflow = m.takeOverflow();
-      if (root !== null || overflow !== 0) metrics.push({ id: m.id, root, overflow });
-    }
+  /** Zeroes every figure and returns what was recorded since the last delta (src/merge/delta.ts). */
+  takeDelta(): FlatDelta {
+    const w = this.deltaWriter;
+    for (const m of this.metrics) m.writeDelta(w);
     const counters = this.counters;
     this.counters = newCounters();
-    return { metrics, counters };
+    return w.take(counters);
   }
 
   addMetric(def: MetricDef, id?: number): void {

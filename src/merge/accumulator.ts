@@ -5,11 +5,11 @@
  */
 import { MergedDist } from '../aggregate/index.js';
 import type { MetricDef } from '../config/types.js';
-import type { EngineDelta } from '../engine/engine.js';
 import { newCounters } from '../engine/engine.js';
 import { trackedFields } from '../metrics/fields.js';
 import { OVERFLOW_NAME } from '../metrics/metric.js';
 import type { ChildKey, EngineCounters, EngineSnapshot, MetricSnapshot, NodeSnapshot } from '../metrics/types.js';
+import { DIST_HEADER, KIND_RAW, type FlatDelta } from './delta.js';
 import { mergeCounters } from './merge.js';
 
 interface AccNode extends NodeSnapshot {
@@ -18,10 +18,21 @@ interface AccNode extends NodeSnapshot {
   index: Map<ChildKey, AccNode> | undefined;
 }
 
+/**
+ * One source's nodes of a metric (a shard worker's life, or the main
+ * thread's own engine), by the uid the source's Metric gave them: null for a
+ * node whose events are counted in an ancestor already (below an
+ * `__overflow__` child, which is a leaf).
+ */
+interface SourceTable {
+  nodes: (AccNode | null)[];
+}
+
 interface AccMetric extends MetricSnapshot {
   id: number;
   root: AccNode;
   maxSub: number;
+  tables: Map<number, SourceTable>;
 }
 
 function newNode(name: string, key: ChildKey, firstSeq: number, nDists: number): AccNode {
@@ -59,6 +70,22 @@ function addDists(target: AccNode, src: NodeSnapshot): void {
   if (src.firstSeq < target.firstSeq) target.firstSeq = src.firstSeq;
 }
 
+function tableOf(m: AccMetric, source: number): SourceTable {
+  let t = m.tables.get(source);
+  if (t === undefined) {
+    t = { nodes: [m.root] };
+    m.tables.set(source, t);
+  }
+  return t;
+}
+
+/** where the flat-delta dist at `p` ends */
+function skipDist(c: Float64Array, p: number): number {
+  if (c[p] === 0) return p + 1;
+  const len = c[p + 7] as number;
+  return p + 1 + DIST_HEADER + (c[p + 6] === KIND_RAW ? len : 2 * len);
+}
+
 function zero(node: AccNode): void {
   node.count = 0;
   for (let i = 0; i < node.dists.length; i++) (node.dists[i] as MergedDist).reset();
@@ -76,21 +103,101 @@ export class Accumulator {
 
   addMetric(id: number, def: MetricDef, maxSub: number): void {
     const root = newNode(def.name, def.name, 0, 1 + trackedFields(def).length);
-    this.metrics.push({ id, def, root, overflow: 0, subMetrics: 0, maxSub });
+    this.metrics.push({ id, def, root, overflow: 0, subMetrics: 0, maxSub, tables: new Map() });
   }
 
   removeMetric(id: number): void {
     this.metrics = this.metrics.filter((m) => m.id !== id);
   }
 
-  apply(delta: EngineDelta): void {
+  /**
+   * Folds a flat delta (src/merge/delta.ts) from `source` (each source's
+   * deltas in the order it took them; sources interleave freely).
+   */
+  apply(delta: FlatDelta, source: number): void {
     this.counters = mergeCounters(this.counters, delta.counters);
-    for (const md of delta.metrics) {
-      const m = this.metrics.find((x) => x.id === md.id);
-      if (m === undefined) continue; // removed meanwhile
-      m.overflow += md.overflow;
-      if (md.root !== null) this.mergeNode(m, m.root, md.root);
+    const nodes = delta.nodes;
+    let m: AccMetric | undefined;
+    let mid = -1;
+    for (let i = 0, k = 0; i < nodes.length; i += 4, k++) {
+      if (nodes[i] !== mid) {
+        mid = nodes[i] as number;
+        m = this.byId(mid);
+      }
+      if (m !== undefined) {
+        this.born(m, tableOf(m, source), nodes[i + 1] as number, nodes[i + 2] as number, nodes[i + 3] as number, delta.keys[k] as ChildKey, delta.names[k] as string);
+      }
     }
+    const c = delta.cells;
+    let t: SourceTable | undefined;
+    mid = -1;
+    let p = 0;
+    while (p < c.length) {
+      if (c[p] !== mid) {
+        mid = c[p] as number;
+        m = this.byId(mid);
+        t = m === undefined ? undefined : tableOf(m, source);
+      }
+      const uid = c[p + 1] as number;
+      const nd = c[p + 2] as number;
+      p += 3;
+      const node = t === undefined ? null : (t.nodes[uid] ?? null);
+      if (node === null) {
+        for (let j = 0; j < nd; j++) p = skipDist(c, p);
+        continue;
+      }
+      const n = c[p] as number;
+      node.count += n;
+      // the source's own overflow child, or a sub-metric the cap folded into ours
+      if (node.key === null) (m as AccMetric).overflow += n;
+      const dists = node.dists;
+      for (let j = 0; j < nd; j++) {
+        const d = dists[j];
+        p = d === undefined ? skipDist(c, p) : d.addFlat(c, p);
+      }
+    }
+  }
+
+  /** A source is gone (its shard worker died): its tables go with it. */
+  forgetSource(source: number): void {
+    for (const m of this.metrics) m.tables.delete(source);
+  }
+
+  private byId(id: number): AccMetric | undefined {
+    const ms = this.metrics;
+    for (let i = 0; i < ms.length; i++) if ((ms[i] as AccMetric).id === id) return ms[i];
+    return undefined;
+  }
+
+  /** Node `uid` of a source, created under its parent `parentUid`: matched to ours by key, or made. */
+  private born(m: AccMetric, t: SourceTable, uid: number, parentUid: number, firstSeq: number, key: ChildKey, name: string): void {
+    const parent = t.nodes[parentUid];
+    // below an overflow child (a leaf, maybe a folded newcomer): counted in that ancestor already
+    if (parent === undefined || parent === null || parent.key === null) {
+      t.nodes[uid] = null;
+      return;
+    }
+    let node = childOf(parent, key);
+    if (node === undefined) {
+      if (key !== null && m.subMetrics >= m.maxSub) {
+        // the cap holds across sources too: the newcomer is counted in the overflow child
+        node = childOf(parent, null);
+        if (node === undefined) {
+          node = newNode(OVERFLOW_NAME, null, firstSeq, parent.dists.length);
+          insertChild(parent, node);
+        }
+      } else {
+        node = newNode(name, key, firstSeq, parent.dists.length);
+        insertChild(parent, node);
+        if (key !== null) m.subMetrics++;
+      }
+    } else if (firstSeq < node.firstSeq) {
+      // another source saw it first: it moves to its first-seen place
+      parent.children.splice(parent.children.indexOf(node), 1);
+      node.firstSeq = firstSeq;
+      insertChild(parent, node);
+    }
+    t.nodes[uid] = node;
   }
 
   private mergeNode(m: AccMetric, target: AccNode, src: NodeSnapshot): void {

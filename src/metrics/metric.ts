@@ -10,6 +10,7 @@ import type { TallyEvent } from '../event/types.js';
 import type { FieldValue } from '../event/types.js';
 import { compileFilter, type SlotResolver } from '../filter/index.js';
 import type { CompiledFilter } from '../filter/types.js';
+import type { DeltaWriter } from '../merge/delta.js';
 import { trackedFields } from './fields.js';
 import { MetricNode } from './node.js';
 import { Quantizer } from './quantize.js';
@@ -61,12 +62,15 @@ export class Metric {
   root: MetricNode;
   subMetrics: number;
   overflowEvents: number;
-  private shippedOverflow: number;
+  /** uid of the next node created */
+  private nextUid: number;
+  /** nodes created since the last delta, and their parents' uids */
+  private fresh: MetricNode[];
+  private freshParents: number[];
 
   constructor(def: MetricDef, id: number, opts: MetricOptions) {
     this.def = def;
     this.id = id;
-    this.shippedOverflow = 0;
     this.filter = compileFilter(def.filter, opts.slots);
     this.levels = def.groupBy.map((l) => new Level(l, opts.slots));
     const tracked = trackedFields(def);
@@ -74,7 +78,10 @@ export class Metric {
     this.nDists = 1 + tracked.length;
     this.compat23 = opts.compat === '2.3';
     this.maxSub = opts.maxSubMetrics;
-    this.root = new MetricNode(def.name, def.name, 0, this.nDists, 0);
+    this.root = new MetricNode(def.name, def.name, 0, this.nDists, 0, 0);
+    this.nextUid = 1;
+    this.fresh = [];
+    this.freshParents = [];
     this.subMetrics = 0;
     this.overflowEvents = 0;
   }
@@ -145,15 +152,17 @@ export class Metric {
     if (this.subMetrics >= this.maxSub) {
       this.overflowEvents++;
       if (parent.overflow === null) {
-        parent.overflow = new MetricNode(OVERFLOW_NAME, null, seq, this.nDists, parent.budget);
+        parent.overflow = new MetricNode(OVERFLOW_NAME, null, seq, this.nDists, parent.budget, this.nextUid++);
+        this.born(parent, parent.overflow);
       }
       return parent.overflow;
     }
     let name = sanitizeName(rawName);
     if (this.compat23) name = truncateCodePoints(name, COMPAT23_NAME_CPS);
     else name = truncateCodePoints(name, NAME_BUDGET - parent.budget);
-    const node = new MetricNode(name, key, seq, this.nDists, parent.budget + utf8Length(name));
+    const node = new MetricNode(name, key, seq, this.nDists, parent.budget + utf8Length(name), this.nextUid++);
     parent.addChild(node);
+    this.born(parent, node);
     this.subMetrics++;
     return node;
   }
@@ -162,16 +171,26 @@ export class Metric {
     this.root.reset();
   }
 
-  /** overflow events since the last call */
-  takeOverflow(): number {
-    const d = this.overflowEvents - this.shippedOverflow;
-    this.shippedOverflow = this.overflowEvents;
-    return d;
+  private born(parent: MetricNode, node: MetricNode): void {
+    this.fresh.push(node);
+    this.freshParents.push(parent.uid);
   }
 
-  /** What was recorded since the last delta (null if nothing), zeroed here. */
-  takeDelta(): NodeSnapshot | null {
-    return this.root.dirty ? this.root.takeDelta() : null;
+  /**
+   * Writes what was recorded since the last delta into `w` (the nodes created
+   * since, then the figures of every node recorded into), zeroed here.
+   */
+  writeDelta(w: DeltaWriter): void {
+    const fresh = this.fresh;
+    if (fresh.length > 0) {
+      for (let i = 0; i < fresh.length; i++) {
+        const n = fresh[i] as MetricNode;
+        w.node(this.id, n.uid, this.freshParents[i] as number, n.firstSeq, n.key, n.name);
+      }
+      this.fresh = [];
+      this.freshParents = [];
+    }
+    if (this.root.dirty) this.root.writeDelta(w, this.id);
   }
 
   snapshot(depth: SnapshotDepth): MetricSnapshot {

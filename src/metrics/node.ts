@@ -3,12 +3,15 @@
  */
 import { Distribution } from '../aggregate/index.js';
 import type { SnapshotDepth } from '../aggregate/types.js';
+import type { DeltaWriter } from '../merge/delta.js';
 import type { ChildKey, NodeSnapshot } from './types.js';
 
 export class MetricNode {
   readonly name: string;
   readonly key: ChildKey;
   readonly firstSeq: number;
+  /** names this node in flat deltas: its Metric's nodes in creation order, the root 0 */
+  readonly uid: number;
   /** index 0: duration; i: fields[i - 1] */
   readonly dists: Distribution[];
   /** bytes of the names of every ancestor sub-metric and this one (2.4 budget) */
@@ -23,10 +26,11 @@ export class MetricNode {
   /** children that became dirty since the last delta, in the order they did */
   dirtyKids: MetricNode[] | null;
 
-  constructor(name: string, key: ChildKey, firstSeq: number, nDists: number, budget: number) {
+  constructor(name: string, key: ChildKey, firstSeq: number, nDists: number, budget: number, uid = 0) {
     this.name = name;
     this.key = key;
     this.firstSeq = firstSeq;
+    this.uid = uid;
     this.budget = budget;
     const d: Distribution[] = new Array(nDists);
     for (let i = 0; i < nDists; i++) d[i] = new Distribution();
@@ -48,19 +52,22 @@ export class MetricNode {
   }
 
   /**
-   * Full snapshot of what was recorded since the last delta, limited to the
-   * dirty nodes, and zeroes them: the shard ships it to the main thread.
+   * Writes what was recorded since the last delta into `w` (the cells of a
+   * flat delta, src/merge/delta.ts), this node and then its dirty children,
+   * and zeroes them: the shard ships it to the main thread.
    */
-  takeDelta(): NodeSnapshot {
-    const dists = this.dists.map((d) => d.takeDelta());
-    const children: NodeSnapshot[] = [];
+  writeDelta(w: DeltaWriter, metricId: number): void {
+    const dists = this.dists;
+    w.push(metricId);
+    w.push(this.uid);
+    w.push(dists.length);
+    for (let i = 0; i < dists.length; i++) (dists[i] as Distribution).writeDelta(w);
     const kids = this.dirtyKids;
     if (kids !== null) {
-      for (let i = 0; i < kids.length; i++) children.push((kids[i] as MetricNode).takeDelta());
+      for (let i = 0; i < kids.length; i++) (kids[i] as MetricNode).writeDelta(w, metricId);
       kids.length = 0;
     }
     this.dirty = false;
-    return { name: this.name, key: this.key, firstSeq: this.firstSeq, count: dists[0]?.count ?? 0, dists, children };
   }
 
   child(key: ChildKey): MetricNode | undefined {

@@ -17,7 +17,8 @@
  *
  * shard → main: messages on a MessagePort (ShardMessage).
  */
-import type { EngineDelta, EventError, IdentifiedMetric } from '../engine/engine.js';
+import type { EventError, IdentifiedMetric } from '../engine/engine.js';
+import type { FlatDelta } from '../merge/delta.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { MetricDef, Settings } from '../config/types.js';
 
@@ -64,7 +65,7 @@ export type ShardMessage =
    * What the shard recorded since its last delta, and the acks of the
    * batches it covers; `flushed` is the id of a flush/stop control it answers.
    */
-  | { t: 'delta'; shard: number; delta: EngineDelta; acks: BatchAck[]; flushed: number | null };
+  | { t: 'delta'; shard: number; delta: FlatDelta; acks: BatchAck[]; flushed: number | null };
 
 export interface ShardTask {
   shard: number;

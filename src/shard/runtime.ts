@@ -83,6 +83,8 @@ export interface RuntimeStats {
 type DeltaMessage = ShardMessage & { t: 'delta' };
 
 const packr = new Packr({ useRecords: false });
+/** the Accumulator's source id of the main thread's own engine */
+const INLINE_SOURCE = 0;
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -120,7 +122,11 @@ export class Runtime {
   /** serializes flush-based operations (scrape, reset, add/remove, close) */
   private chain: Promise<unknown>;
   /** deltas held back while a reset waits for every shard's marker */
-  private held: { h: ShardHandle; msg: DeltaMessage }[] | null;
+  private held: { h: ShardHandle; msg: DeltaMessage; source: number }[] | null;
+  /** the Accumulator's source id of the next shard worker started (0 is the inline engine) */
+  private nextSource = 1;
+  /** sources of dead workers whose held deltas a pending reset has yet to apply */
+  private forgetAfterReset: number[] = [];
   private tasks: Promise<void>[];
   busyRefusals: number;
   lostBatches: number;
@@ -226,12 +232,14 @@ export class Runtime {
     };
     let ready!: () => void;
     const started = new Promise<void>((r) => (ready = r));
+    // this worker's deltas name their nodes by uids of its own engine
+    const source = this.nextSource++;
     const onMessage = (msg: ShardMessage): void => {
       if (msg.t === 'ready') {
         h.threadId = msg.threadId;
         h.alive = true;
         ready();
-      } else this.onDelta(h, msg);
+      } else this.onDelta(h, msg, source);
     };
     port1.on('message', onMessage);
     // The task's end comes on piscina's channel, which does not keep order
@@ -251,6 +259,9 @@ export class Runtime {
         drain(port1);
         h.alive = false;
         ready();
+        // its deltas are all in (or held for a pending reset): its node table can go
+        if (this.held === null) this.acc.forgetSource(source);
+        else this.forgetAfterReset.push(source);
         this.onCrash(h, err);
       },
     );
@@ -258,12 +269,12 @@ export class Runtime {
     return started;
   }
 
-  private onDelta(h: ShardHandle, msg: DeltaMessage): void {
+  private onDelta(h: ShardHandle, msg: DeltaMessage, source: number): void {
     if (this.held !== null && h.passedMarker) {
-      this.held.push({ h, msg });
+      this.held.push({ h, msg, source });
       return;
     }
-    this.acc.apply(msg.delta);
+    this.acc.apply(msg.delta, source);
     this.settle(h, msg);
   }
 
@@ -430,7 +441,7 @@ export class Runtime {
   private foldInline(): void {
     if (this.inline === null || !this.inlineDirty) return;
     this.inlineDirty = false;
-    this.acc.apply(this.inline.takeDelta());
+    this.acc.apply(this.inline.takeDelta(), INLINE_SOURCE);
   }
 
   private ingestSmall(bytes: Uint8Array, format: BatchFormat): Promise<IngestOutcome> {
@@ -627,9 +638,10 @@ export class Runtime {
       const held = this.held;
       this.held = null;
       for (const x of held) {
-        this.acc.apply(x.msg.delta);
+        this.acc.apply(x.msg.delta, x.source);
         this.settle(x.h, x.msg);
       }
+      for (const source of this.forgetAfterReset.splice(0)) this.acc.forgetSource(source);
       return out;
     });
   }

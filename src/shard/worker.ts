@@ -70,8 +70,10 @@ export default async function runShard(task: ShardTask): Promise<{ shard: number
   let awaited = false;
 
   const ship = (flushed: number | null): void => {
-    const msg: ShardMessage = { t: 'delta', shard, delta: engine.takeDelta(), acks, flushed };
-    port.postMessage(msg);
+    const delta = engine.takeDelta();
+    const msg: ShardMessage = { t: 'delta', shard, delta, acks, flushed };
+    // the figures move to the main thread: transferred, not copied
+    port.postMessage(msg, [delta.cells.buffer as ArrayBuffer, delta.nodes.buffer as ArrayBuffer]);
     acks = [];
     awaited = false;
     lastShip = performance.now();

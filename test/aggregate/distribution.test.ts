@@ -2,8 +2,9 @@ import { serialize } from 'node:v8';
 import fc from 'fast-check';
 import { Int32Histogram } from 'hdr-histogram-js';
 import { describe, expect, it } from 'vitest';
-import { Distribution, HIST_MAX, INLINE_MAX, SIGNIFICANT_DIGITS, emptyDist, statOf } from '../../src/aggregate/index.js';
+import { Distribution, MergedDist, HIST_MAX, INLINE_MAX, SIGNIFICANT_DIGITS, emptyDist, statOf } from '../../src/aggregate/index.js';
 import type { BucketsHist, DistSnapshot, ValuesHist } from '../../src/aggregate/index.js';
+import { DeltaWriter } from '../../src/merge/delta.js';
 import { entries, oracle, oracleMedian, oraclePercentile, withinHdr } from './oracle.js';
 
 const PS = [0, 1, 10, 25, 50, 75, 90, 95, 99, 99.9, 99.99, 100];
@@ -139,18 +140,26 @@ describe('Distribution', () => {
           const once = dist(values);
           const read = new Distribution();
           const deltas = new Distribution();
-          const shipped: DistSnapshot[] = [];
+          // the deltas, folded on the other side, are the whole stream again
+          const merged = new MergedDist();
+          const ship = (): void => {
+            const w = new DeltaWriter();
+            deltas.writeDelta(w);
+            expect(merged.addFlat(w.buf, 0)).toBe(w.len);
+          };
           values.forEach((v, i) => {
             read.record(v);
             deltas.record(v);
             if (cuts.includes(i)) {
               read.snapshot('full');
-              shipped.push(deltas.takeDelta());
+              ship();
             }
           });
-          shipped.push(deltas.takeDelta());
+          ship();
           expect(read.snapshot('full')).toEqual(once.snapshot('full'));
-          expect(shipped.reduce((n, d) => n + d.count, 0)).toBe(values.length);
+          const whole = once.snapshot('full');
+          expect({ ...merged, hist: merged.hist }).toMatchObject({ count: whole.count, sum: whole.sum, min: whole.min, max: whole.max });
+          expect(merged.hist).toEqual(whole.hist);
           expect(deltas.count).toBe(0);
         },
       ),

@@ -5,7 +5,7 @@ import { Engine } from '../../src/engine/engine.js';
 import { renderDump } from '../../src/export/index.js';
 import { Accumulator } from '../../src/merge/accumulator.js';
 import { mergeSnapshots } from '../../src/merge/merge.js';
-import type { EngineSnapshot } from '../../src/metrics/types.js';
+import type { EngineSnapshot, MetricSnapshot, NodeSnapshot } from '../../src/metrics/types.js';
 import { eventArb, MIXED_CONFIG, splitAt } from '../helpers/events.js';
 
 const cfg = parseConfigText(MIXED_CONFIG, 'mixed.conf');
@@ -72,12 +72,46 @@ describe('merging shard states', () => {
           let p = 0;
           while (queues[0]!.length + queues[1]!.length > 0) {
             const k = queues[0]!.length === 0 ? 1 : queues[1]!.length === 0 ? 0 : picks[p++ % Math.max(1, picks.length)] ? 1 : 0;
-            acc.apply(queues[k]!.shift()!);
+            acc.apply(queues[k]!.shift()!, k + 1);
           }
           expect(acc.view().counters.eventsAccepted).toBe(events.length);
           expect(dump(acc.view())).toBe(dump(whole.snapshot('full')));
         },
       ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('keeps the sub-metric cap across shards: every event counted once, named or in __overflow__', () => {
+    const capped = parseConfigText(`max_sub_metrics = 4\n${MIXED_CONFIG}`, 'capped.conf');
+    const rootOf = (s: EngineSnapshot, name: string): NodeSnapshot => (s.metrics.find((m) => m.def.name === name) as MetricSnapshot).root;
+    const overflowCount = (n: NodeSnapshot): number => (n.key === null ? n.count : 0) + n.children.reduce((a, c) => a + overflowCount(c), 0);
+    fc.assert(
+      fc.property(fc.array(eventArb, { maxLength: 300 }), fc.array(fc.nat(), { maxLength: 10 }), (events, cuts) => {
+        const whole = new Engine(capped);
+        const shards = [new Engine(capped), new Engine(capped)];
+        const acc = new Accumulator();
+        capped.metrics.forEach((def, i) => acc.addMetric(i + 1, def, capped.settings.maxSubMetrics));
+        splitAt(events, cuts).forEach((b, i) => {
+          whole.ingest(b, i + 1);
+          (shards[i % 2] as Engine).ingest(b, i + 1);
+          // shard 1 ships after every batch, shard 0 only at the end
+          if (i % 2 === 1) acc.apply((shards[1] as Engine).takeDelta(), 2);
+        });
+        acc.apply((shards[0] as Engine).takeDelta(), 1);
+        acc.apply((shards[1] as Engine).takeDelta(), 2);
+        const got = acc.view();
+        const want = whole.snapshot('basic');
+        for (const m of got.metrics) {
+          const root = m.root;
+          expect(m.subMetrics).toBeLessThanOrEqual(4);
+          expect(root.count).toBe(rootOf(want, m.def.name).count);
+          expect(m.overflow).toBe(overflowCount(root));
+        }
+        // every imap command has a cmd_name: the first level's children hold every event of the root
+        const imap = rootOf(got, 'imap_command');
+        expect(imap.children.reduce((a, c) => a + c.count, 0)).toBe(imap.count);
+      }),
       { numRuns: 100 },
     );
   });
