@@ -23,7 +23,8 @@ import { kumoBatch, RejectedRecord } from '../event/kumomta.js';
 import { Interner } from '../event/intern.js';
 import { lastScanHadExtension, scanMsgpack } from '../event/msgpack.js';
 import { FieldSlots, planOf, type IngestPlan } from '../event/plan.js';
-import { arrayLen, EventScanner, lastHead, SCAN_OK } from '../event/scan.js';
+import { EventRows } from '../event/rows.js';
+import { arrayLen, EventScanner, lastHead, SCAN_BAD, SCAN_OK } from '../event/scan.js';
 import { fieldOf, newEvent, type FieldValue, type TallyEvent } from '../event/types.js';
 import { lastRejectDetail, loadEvent, REJECT_REASONS, R_INVALID_JSON, R_OK, R_WRITER_BAD_LINE } from '../event/validate.js';
 import type { CompiledFilter } from '../filter/index.js';
@@ -81,6 +82,8 @@ export class Engine {
   counters: EngineCounters;
   /** msgpack events the on-demand decoder left to msgpackr (off its common path) */
   generalDecodes: number;
+  /** msgpack batches that needed scanMsgpack's check before they could be read (the rest: read in one pass) */
+  checkedBatches = 0;
   /** stats-writer EVENT lines the fast path handed to the general parser (the rest: read in place) */
   writerGeneralLines = 0;
   writerEventLines = 0;
@@ -90,6 +93,8 @@ export class Engine {
   /** stats-writer connections routed to this engine, by connection id */
   private readonly writers: Map<number, WriterConnection>;
   private readonly deltaWriter = new DeltaWriter();
+  /** the events of the msgpack batch being ingested (ingestMsgpack) */
+  private readonly rows = new EventRows();
 
   /**
    * `identified`, when given, replaces config.metrics: the runtime passes the
@@ -233,48 +238,80 @@ export class Engine {
    * (nothing of it is counted then), unless `plain` is false: then such a
    * batch goes to msgpackr whole. The same counts as
    * `ingest(frameBatch(bytes, FORMAT_MSGPACK, { plain }))`.
+   *
+   * The batch is read into rows first and counted after (all or nothing):
+   * unchecked, verifying every length as it goes; only when that meets
+   * something it does not verify itself is the batch checked by scanMsgpack
+   * and read again, checked, with its odd events left to msgpackr.
    */
   ingestMsgpack(bytes: Uint8Array, seq?: number, plain = true): IngestResult {
-    try {
-      scanMsgpack(bytes);
-    } catch (e) {
-      // not plain msgpack: from a file (plain = false), msgpackr decides what it means
-      if (!plain) return this.ingest(frameBatch(bytes, FORMAT_MSGPACK), seq);
-      throw new FramingError(`invalid msgpack: ${(e as Error).message}`);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (!this.readRows(bytes, dv, false)) {
+      this.checkedBatches++;
+      try {
+        scanMsgpack(bytes);
+      } catch (e) {
+        // not plain msgpack: from a file (plain = false), msgpackr decides what it means
+        if (!plain) return this.ingest(frameBatch(bytes, FORMAT_MSGPACK), seq);
+        throw new FramingError(`invalid msgpack: ${(e as Error).message}`);
+      }
+      if (lastScanHadExtension) return this.ingest(frameBatch(bytes, FORMAT_MSGPACK), seq);
+      this.readRows(bytes, dv, true);
     }
-    if (lastScanHadExtension) return this.ingest(frameBatch(bytes, FORMAT_MSGPACK), seq);
     this.seq = seq ?? this.seq + 1;
     this.counters.batches++;
     const out: IngestResult = { accepted: 0, rejected: 0, errors: [] };
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const rows = this.rows;
+    const plan = this.plan;
+    const ev = this.ev;
+    const n = rows.n;
+    for (let i = 0; i < n; i++) {
+      if (rows.isGeneral(i)) {
+        this.generalDecodes++;
+        this.takeLoaded(out, i, loadEvent(unpackOne(bytes.subarray(rows.generalStart(i), rows.generalEnd(i))), ev));
+      } else {
+        rows.load(i, ev, plan);
+        this.take(out, i, R_OK);
+      }
+    }
+    // the rows wrote every plan slot: the scanner clears them all next time
+    this.scanner.touchedAll();
+    this.counters.eventsReceived += n;
+    ev.fields = undefined;
+    ev.categories = undefined;
+    return out;
+  }
+
+  /**
+   * Reads every event of the batch into this.rows. Unchecked: false as soon
+   * as anything needs the batch checked first (nothing is counted either way).
+   */
+  private readRows(bytes: Uint8Array, dv: DataView, checked: boolean): boolean {
+    const sc = this.scanner;
+    const rows = this.rows;
+    const plan = this.plan;
+    const ev = this.ev;
     const end = bytes.length;
-    let index = 0;
+    rows.clear(plan);
+    sc.begin(end, checked);
     let pos = 0;
     while (pos < end) {
       // a top-level array is a list of events; anything else is one event
       let n = arrayLen(bytes, pos, bytes[pos] as number);
       if (n < 0) n = 1;
-      else pos += lastHead();
+      else {
+        pos += lastHead();
+        if (!(pos + n <= end)) return false;
+      }
       for (let k = 0; k < n; k++) {
-        pos = this.scanOne(bytes, dv, pos, out, index++);
+        const r = sc.load(bytes, dv, pos, ev);
+        if (r === SCAN_OK) rows.push(ev, plan);
+        else if (r === SCAN_BAD) return false;
+        else rows.pushGeneral(pos, sc.end);
+        pos = sc.end;
       }
     }
-    this.counters.eventsReceived += index;
-    this.ev.fields = undefined;
-    this.ev.categories = undefined;
-    return out;
-  }
-
-  private scanOne(bytes: Uint8Array, dv: DataView, pos: number, out: IngestResult, i: number): number {
-    const sc = this.scanner;
-    if (sc.load(bytes, dv, pos, this.ev) === SCAN_OK) {
-      this.take(out, i, R_OK);
-      return sc.end;
-    }
-    const end = sc.end;
-    this.generalDecodes++;
-    this.takeLoaded(out, i, loadEvent(unpackOne(bytes.subarray(pos, end)), this.ev));
-    return end;
+    return true;
   }
 
   /**

@@ -20,6 +20,13 @@ import type { FieldValue, TallyEvent } from './types.js';
 /** `load` answers: the event is in `ev`, or decode it the general way. */
 export const SCAN_OK = 0;
 export const SCAN_SLOW = 1;
+/**
+ * An unchecked batch (`begin(limit, false)`) holds something the scanner
+ * does not verify itself (a value past the end, a container or an extension
+ * where a value is skipped, anything SLOW): check the batch with
+ * scanMsgpack, then scan it again checked.
+ */
+export const SCAN_BAD = 2;
 
 const NONE = 0;
 const NIL = 1;
@@ -188,6 +195,36 @@ export function skipValue(b: Uint8Array, pos: number): number {
   return pos;
 }
 
+/**
+ * The end of the scalar at `pos` (a string, binary, number, nil or boolean),
+ * or -1 for anything else (a container, an extension, 0xc1): how an
+ * unchecked scan skips a value. The end may lie past the batch: the caller
+ * checks it.
+ */
+function skipScalar(b: Uint8Array, pos: number): number {
+  const t = b[pos] as number;
+  if (t <= 0x7f || t >= 0xe0) return pos + 1;
+  if (t >= 0xa0 && t <= 0xbf) return pos + 1 + (t & 0x1f);
+  if (t >= 0xca && t <= 0xd3) return pos + (NUM_SIZE[t] as number);
+  switch (t) {
+    case 0xc0:
+    case 0xc2:
+    case 0xc3:
+      return pos + 1;
+    case 0xc4:
+    case 0xd9:
+      return pos + 2 + (b[pos + 1] as number);
+    case 0xc5:
+    case 0xda:
+      return pos + 3 + (((b[pos + 1] as number) << 8) | (b[pos + 2] as number));
+    case 0xc6:
+    case 0xdb:
+      return pos + 5 + strLen(b, pos, 0xdb);
+    default:
+      return -1;
+  }
+}
+
 /** The number at `pos` (the caller checked isNum). */
 function readNum(b: Uint8Array, dv: DataView, pos: number, t: number): number {
   if (t <= 0x7f) return t;
@@ -260,6 +297,9 @@ export class EventScanner {
   private allSet: boolean;
   /** end of the value `load` looked at */
   end: number;
+  /** the end of the batch being scanned, and whether scanMsgpack checked it (begin) */
+  private limit: number;
+  private checked: boolean;
 
   constructor(plan: IngestPlan, interner: Interner) {
     this.plan = plan;
@@ -272,6 +312,19 @@ export class EventScanner {
     this.nSet = 0;
     this.allSet = true;
     this.end = 0;
+    this.limit = 0;
+    this.checked = true;
+  }
+
+  /**
+   * The batch about to be scanned ends at `limit`; `checked`: scanMsgpack
+   * accepted it. Unchecked, `load` verifies every length it follows against
+   * `limit` itself and answers SCAN_BAD (never SLOW) for whatever it does
+   * not verify: only events of the common path are read that way.
+   */
+  begin(limit: number, checked: boolean): void {
+    this.limit = limit;
+    this.checked = checked;
   }
 
   /** Someone else wrote ev.vals (the general path): the next load clears every plan slot. */
@@ -315,12 +368,16 @@ export class EventScanner {
       this.allSet = true;
     }
     this.clearSlots();
+    // unchecked, every length followed is verified against lim (checked: nothing can run past the end)
+    const lim = this.checked ? Infinity : this.limit;
     const n = mapLen(b, pos, b[pos] as number);
     if (n < 0) {
+      if (!this.checked) return SCAN_BAD;
       this.end = skipValue(b, pos);
       return SCAN_SLOW;
     }
     pos += head;
+    if (!(pos + 2 * n <= lim)) return SCAN_BAD;
     let name: string | null = null;
     let nameState = NONE;
     let alias: string | null = null;
@@ -342,6 +399,7 @@ export class EventScanner {
       const kh = head;
       const kpos = pos + kh;
       pos = kpos + klen;
+      if (!(pos < lim)) return SCAN_BAD;
       const t = b[pos] as number;
       if (klen === 5 && keyIs(b, kpos, klen, K_EVENT)) {
         if (t === 0xc0) {
@@ -350,6 +408,7 @@ export class EventScanner {
         } else if (isStr(t)) {
           const len = strLenOf(b, pos, t);
           const h = head;
+          if (!(pos + h + len <= lim)) return SCAN_BAD;
           name = stringAt(this.interner, b, pos + h, len);
           if (name === null) return this.slow(b, n - i, kpos - kh);
           nameState = SET;
@@ -362,6 +421,7 @@ export class EventScanner {
         } else if (isStr(t)) {
           const len = strLenOf(b, pos, t);
           const h = head;
+          if (!(pos + h + len <= lim)) return SCAN_BAD;
           alias = stringAt(this.interner, b, pos + h, len);
           if (alias === null) return this.slow(b, n - i, kpos - kh);
           aliasState = SET;
@@ -372,6 +432,7 @@ export class EventScanner {
           dTopState = NIL;
           pos++;
         } else if (isNum(t)) {
+          if (!(pos + (NUM_SIZE[t] as number) <= lim)) return SCAN_BAD;
           dTop = readNum(b, dv, pos, t);
           if (!Number.isFinite(dTop)) return this.slow(b, n - i, kpos - kh);
           dTopState = SET;
@@ -387,6 +448,7 @@ export class EventScanner {
         const m = arrayLen(b, pos, t);
         if (m < 0) return this.slow(b, n - i, kpos - kh);
         pos += head;
+        if (!(pos + m <= lim)) return SCAN_BAD;
         const cats = this.cats;
         cats.length = 0;
         for (let j = 0; j < m; j++) {
@@ -394,6 +456,7 @@ export class EventScanner {
           if (!isStr(et)) return this.slow(b, n - i, kpos - kh);
           const len = strLenOf(b, pos, et);
           const h = head;
+          if (!(pos + h + len <= lim)) return SCAN_BAD;
           if (wantCats) {
             const s = stringAt(this.interner, b, pos + h, len);
             if (s === null) return this.slow(b, n - i, kpos - kh);
@@ -412,12 +475,14 @@ export class EventScanner {
         const m = mapLen(b, pos, t);
         if (m < 0) return this.slow(b, n - i, kpos - kh);
         pos += head;
+        if (!(pos + 2 * m <= lim)) return SCAN_BAD;
         for (let j = 0; j < m; j++) {
           const ft = b[pos] as number;
           if (!isStr(ft)) return this.slow(b, n - i, kpos - kh);
           const flen = strLenOf(b, pos, ft);
           const fh = head;
           const fpos = pos + fh;
+          if (!(fpos + flen < lim)) return SCAN_BAD;
           if (flen === 9 && keyIs(b, fpos, flen, K_PROTO)) return this.slow(b, n - i, kpos - kh);
           const slot = this.slotOf(b, fpos, flen);
           const isDur = flen === 8 && keyIs(b, fpos, flen, K_DURATION);
@@ -431,6 +496,7 @@ export class EventScanner {
             if (isDur) return this.slow(b, n - i, kpos - kh);
             const len = strLenOf(b, pos, vt);
             const h = head;
+            if (!(pos + h + len <= lim)) return SCAN_BAD;
             if (slot >= 0) {
               const s = stringAt(this.interner, b, pos + h, len);
               if (s === null) return this.slow(b, n - i, kpos - kh);
@@ -438,6 +504,7 @@ export class EventScanner {
             }
             pos += h + len;
           } else if (isNum(vt)) {
+            if (!(pos + (NUM_SIZE[vt] as number) <= lim)) return SCAN_BAD;
             const v = readNum(b, dv, pos, vt);
             // a negative field counts only if no later duplicate key replaces it: the general path decides
             if (!Number.isFinite(v) || v < 0) return this.slow(b, n - i, kpos - kh);
@@ -453,12 +520,14 @@ export class EventScanner {
             if (m2 < 0) return this.slow(b, n - i, kpos - kh);
             pos += head;
             if (isDur) return this.slow(b, n - i, kpos - kh);
+            if (!(pos + m2 <= lim)) return SCAN_BAD;
             const list: string[] | null = slot >= 0 ? [] : null;
             for (let e = 0; e < m2; e++) {
               const et = b[pos] as number;
               if (!isStr(et)) return this.slow(b, n - i, kpos - kh);
               const len = strLenOf(b, pos, et);
               const h = head;
+              if (!(pos + h + len <= lim)) return SCAN_BAD;
               if (list !== null) {
                 const s = stringAt(this.interner, b, pos + h, len);
                 if (s === null) return this.slow(b, n - i, kpos - kh);
@@ -473,23 +542,26 @@ export class EventScanner {
         if (isStr(t)) {
           const len = strLenOf(b, pos, t);
           const h = head;
+          if (!(pos + h + len <= lim)) return SCAN_BAD;
           host = stringAt(this.interner, b, pos + h, len);
           if (host === null) return this.slow(b, n - i, kpos - kh);
           pos += h + len;
         } else {
           host = null;
-          pos = skipValue(b, pos);
+          pos = this.skip(b, pos);
+          if (!(pos <= lim)) return SCAN_BAD;
         }
       } else {
-        pos = skipValue(b, pos);
+        pos = this.skip(b, pos);
+        if (!(pos <= lim)) return SCAN_BAD;
       }
     }
     this.end = pos;
     let evName: string;
     if (nameState === SET) evName = name as string;
     else if (aliasState === SET) evName = alias as string;
-    else return SCAN_SLOW; // missing name: the general path words it
-    if (evName.indexOf('\uFFFD') !== -1) return SCAN_SLOW;
+    else return this.checked ? SCAN_SLOW : SCAN_BAD; // missing name: the general path words it
+    if (evName.indexOf('\uFFFD') !== -1) return this.checked ? SCAN_SLOW : SCAN_BAD;
     const d = dTopState === SET ? dTop : dFieldState === SET ? dField : 0;
     ev.name = evName;
     ev.categories = catsState === SET && wantCats ? this.cats : undefined;
@@ -502,8 +574,16 @@ export class EventScanner {
     return SCAN_OK;
   }
 
-  /** Gives up on the event: `left` map entries remain from the key at `pos`. */
+  /** The end of a value nobody reads: any value when checked, else a scalar (-1 for anything else). */
+  private skip(b: Uint8Array, pos: number): number {
+    if (this.checked) return skipValue(b, pos);
+    const e = skipScalar(b, pos);
+    return e < 0 ? Infinity : e;
+  }
+
+  /** Gives up on the event: `left` map entries remain from the key at `pos` (unchecked: the batch is checked first). */
   private slow(b: Uint8Array, left: number, pos: number): number {
+    if (!this.checked) return SCAN_BAD;
     for (let i = 0; i < left; i++) pos = skipValue(b, skipValue(b, pos));
     this.end = pos;
     return SCAN_SLOW;

@@ -287,6 +287,47 @@ describe('on-demand msgpack decoding', () => {
     }
     expect(e.counters.eventsReceived).toBe(0);
   });
+  test('a damaged batch (cut short, a byte changed) is refused or counted exactly as the general path does', () => {
+    let refused = 0;
+    let counted = 0;
+    fc.assert(
+      fc.property(batch, fc.nat(), fc.nat(255), fc.boolean(), (values, at, byte, cut) => {
+        const whole = bytesOf(values);
+        const i = at % whole.length;
+        const bytes = cut ? whole.subarray(0, i) : Uint8Array.from(whole, (x, j) => (j === i ? byte : x));
+        const a = new Engine(config);
+        const b = new Engine(config);
+        const r = fast(a, bytes);
+        expect(r).toEqual(slow(b, bytes));
+        expect(a.snapshot('full')).toEqual(b.snapshot('full'));
+        if ((r as { threw?: string }).threw !== undefined) refused++;
+        else counted++;
+      }),
+      { numRuns: 1500 },
+    );
+    // both kinds of outcome occurred often enough to be compared
+    expect(refused).toBeGreaterThan(200);
+    expect(counted).toBeGreaterThan(200);
+  });
+
+  test('reads a batch of common events in one pass: scanMsgpack checks only batches off that path', () => {
+    const e = new Engine(config);
+    const S = (x: string): V => ({ t: 'str', s: x, wide: 0 });
+    const ev = (n: number): V => ({
+      t: 'map',
+      wide: 0,
+      entries: [
+        [S('event') as K, S('imap_command_finished')],
+        [S('fields') as K, { t: 'map', wide: 0, entries: [[S('cmd_name') as K, S('FETCH')], [S('bytes_in') as K, { t: 'int', n, wide: 0 }]] }],
+      ],
+    });
+    const common = bytesOf([{ t: 'arr', wide: 0, items: [ev(0), ev(1), ev(2)] }]);
+    expect(e.ingestMsgpack(common)).toEqual({ accepted: 3, rejected: 0, errors: [] });
+    expect(e.checkedBatches).toBe(0);
+    expect(() => e.ingestMsgpack(common.subarray(0, common.length - 1))).toThrow(/invalid msgpack: .* at byte/);
+    expect(e.checkedBatches).toBe(1);
+    expect(e.counters.eventsReceived).toBe(3);
+  });
 });
 
 describe('the top-level hostname as field hostname', () => {
