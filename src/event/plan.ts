@@ -43,11 +43,14 @@ export interface IngestPlan {
   /** slots in all (the length TallyEvent.vals needs) */
   readonly width: number;
   /**
-   * by key length in bytes: the first index into keys of that length + 1
-   * (0: none); `nextOfLen[i]` chains further keys of the same length
+   * by key length in bytes and first byte (`len << 8 | byte`): the first
+   * index into keys of that length and first byte + 1 (0: none); `nextOf[i]`
+   * chains further keys of both
    */
-  readonly firstOfLen: Int32Array;
-  readonly nextOfLen: Int32Array;
+  readonly firstOf: Int32Array;
+  readonly nextOf: Int32Array;
+  /** the longest key's length in bytes */
+  readonly maxLen: number;
   /** whether some filter reads categories */
   readonly categories: boolean;
   /**
@@ -95,23 +98,26 @@ export function planOf(defs: readonly MetricDef[], fieldSlots: FieldSlots): Inge
   const keyBytes = keys.map((k) => utf8.encode(k));
   let maxLen = 0;
   for (const b of keyBytes) if (b.length > maxLen) maxLen = b.length;
-  const firstOfLen = new Int32Array(maxLen + 1);
-  const nextOfLen = new Int32Array(keys.length);
+  const firstOf = new Int32Array((maxLen + 1) << 8);
+  const nextOf = new Int32Array(keys.length);
   for (let i = keys.length - 1; i >= 0; i--) {
-    const len = (keyBytes[i] as Uint8Array).length;
-    nextOfLen[i] = firstOfLen[len] as number;
-    firstOfLen[len] = i + 1;
+    const k = keyBytes[i] as Uint8Array;
+    // the empty key: first byte 0
+    const at = (k.length << 8) | (k.length > 0 ? (k[0] as number) : 0);
+    nextOf[i] = firstOf[at] as number;
+    firstOf[at] = i + 1;
   }
   const slots = Int32Array.from(keys, (k) => fieldSlots.slotOf(k));
-  return { keys, keyBytes, slots, width: fieldSlots.size, firstOfLen, nextOfLen, categories, hostname: keys.indexOf('hostname') };
+  return { keys, keyBytes, slots, width: fieldSlots.size, firstOf, nextOf, maxLen, categories, hostname: keys.indexOf('hostname') };
 }
 
 /** The index into plan.keys of the `len` key bytes at `pos` of `b`, or -1: a key matched as bytes, no string made. */
 export function keyIndexOf(plan: IngestPlan, b: Uint8Array, pos: number, len: number): number {
-  if (len >= plan.firstOfLen.length) return -1;
-  for (let s = (plan.firstOfLen[len] as number) - 1; s >= 0; s = (plan.nextOfLen[s] as number) - 1) {
+  if (len > plan.maxLen) return -1;
+  const at = (len << 8) | (len > 0 ? (b[pos] as number) : 0);
+  for (let s = (plan.firstOf[at] as number) - 1; s >= 0; s = (plan.nextOf[s] as number) - 1) {
     const k = plan.keyBytes[s] as Uint8Array;
-    let i = 0;
+    let i = len > 0 ? 1 : 0; // the first byte matched by firstOf
     while (i < len && k[i] === b[pos + i]) i++;
     if (i === len) return s;
   }

@@ -39,20 +39,17 @@ function strLen(b: Uint8Array, pos: number, t: number): number {
 }
 
 /**
- * Bytes of the header that the last strLenOf / mapLen / arrayLen call read
+ * Bytes of the header that the last mapLen / arrayLen call read
  * (one scanner per thread, so one scratch value serves them all).
  */
 let head = 0;
 
-/** The length of the string whose type byte `t` (isStr) is at `pos`; sets `head`. */
-function strLenOf(b: Uint8Array, pos: number, t: number): number {
-  if (t <= 0xbf) {
-    head = 1;
-    return t & 0x1f;
-  }
-  head = t === 0xd9 ? 2 : t === 0xda ? 3 : 5;
-  return strLen(b, pos, t);
-}
+/** Header bytes of a string by its type byte: 1 (fixstr), 2, 3 or 5 (str 8/16/32); 0: not a string. */
+const STR_HEAD = new Uint8Array(256);
+for (let t = 0xa0; t <= 0xbf; t++) STR_HEAD[t] = 1;
+STR_HEAD[0xd9] = 2;
+STR_HEAD[0xda] = 3;
+STR_HEAD[0xdb] = 5;
 
 /** Entries of the map whose type byte `t` is at `pos`, or -1 when it is not a map; sets `head`. */
 function mapLen(b: Uint8Array, pos: number, t: number): number {
@@ -94,7 +91,7 @@ export function lastHead(): number {
 }
 
 function isStr(t: number): boolean {
-  return (t >= 0xa0 && t <= 0xbf) || t === 0xd9 || t === 0xda || t === 0xdb;
+  return STR_HEAD[t] !== 0;
 }
 
 function isNum(t: number): boolean {
@@ -395,8 +392,8 @@ export class EventScanner {
     for (let i = 0; i < n; i++) {
       const kt = b[pos] as number;
       if (!isStr(kt)) return this.slow(b, n - i, pos);
-      const klen = strLenOf(b, pos, kt);
-      const kh = head;
+      const kh = STR_HEAD[kt] as number;
+      const klen = kh === 1 ? kt & 0x1f : strLen(b, pos, kt);
       const kpos = pos + kh;
       pos = kpos + klen;
       if (!(pos < lim)) return SCAN_BAD;
@@ -406,8 +403,8 @@ export class EventScanner {
           nameState = NIL;
           pos++;
         } else if (isStr(t)) {
-          const len = strLenOf(b, pos, t);
-          const h = head;
+          const h = STR_HEAD[t] as number;
+          const len = h === 1 ? t & 0x1f : strLen(b, pos, t);
           if (!(pos + h + len <= lim)) return SCAN_BAD;
           name = stringAt(this.interner, b, pos + h, len);
           if (name === null) return this.slow(b, n - i, kpos - kh);
@@ -419,8 +416,8 @@ export class EventScanner {
           aliasState = NIL;
           pos++;
         } else if (isStr(t)) {
-          const len = strLenOf(b, pos, t);
-          const h = head;
+          const h = STR_HEAD[t] as number;
+          const len = h === 1 ? t & 0x1f : strLen(b, pos, t);
           if (!(pos + h + len <= lim)) return SCAN_BAD;
           alias = stringAt(this.interner, b, pos + h, len);
           if (alias === null) return this.slow(b, n - i, kpos - kh);
@@ -454,8 +451,8 @@ export class EventScanner {
         for (let j = 0; j < m; j++) {
           const et = b[pos] as number;
           if (!isStr(et)) return this.slow(b, n - i, kpos - kh);
-          const len = strLenOf(b, pos, et);
-          const h = head;
+          const h = STR_HEAD[et] as number;
+          const len = h === 1 ? et & 0x1f : strLen(b, pos, et);
           if (!(pos + h + len <= lim)) return SCAN_BAD;
           if (wantCats) {
             const s = stringAt(this.interner, b, pos + h, len);
@@ -479,8 +476,8 @@ export class EventScanner {
         for (let j = 0; j < m; j++) {
           const ft = b[pos] as number;
           if (!isStr(ft)) return this.slow(b, n - i, kpos - kh);
-          const flen = strLenOf(b, pos, ft);
-          const fh = head;
+          const fh = STR_HEAD[ft] as number;
+          const flen = fh === 1 ? ft & 0x1f : strLen(b, pos, ft);
           const fpos = pos + fh;
           if (!(fpos + flen < lim)) return SCAN_BAD;
           if (flen === 9 && keyIs(b, fpos, flen, K_PROTO)) return this.slow(b, n - i, kpos - kh);
@@ -494,8 +491,8 @@ export class EventScanner {
             pos++;
           } else if (isStr(vt)) {
             if (isDur) return this.slow(b, n - i, kpos - kh);
-            const len = strLenOf(b, pos, vt);
-            const h = head;
+            const h = STR_HEAD[vt] as number;
+            const len = h === 1 ? vt & 0x1f : strLen(b, pos, vt);
             if (!(pos + h + len <= lim)) return SCAN_BAD;
             if (slot >= 0) {
               const s = stringAt(this.interner, b, pos + h, len);
@@ -503,6 +500,10 @@ export class EventScanner {
               this.put(slot, s);
             }
             pos += h + len;
+          } else if (slot < 0 && !isDur && (vt <= 0x7f || (vt >= 0xcc && vt <= 0xcf))) {
+            // a non-negative integer nobody reads: finite and not negative, skipped by its size
+            pos += NUM_SIZE[vt] as number;
+            if (!(pos <= lim)) return SCAN_BAD;
           } else if (isNum(vt)) {
             if (!(pos + (NUM_SIZE[vt] as number) <= lim)) return SCAN_BAD;
             const v = readNum(b, dv, pos, vt);
@@ -525,8 +526,8 @@ export class EventScanner {
             for (let e = 0; e < m2; e++) {
               const et = b[pos] as number;
               if (!isStr(et)) return this.slow(b, n - i, kpos - kh);
-              const len = strLenOf(b, pos, et);
-              const h = head;
+              const h = STR_HEAD[et] as number;
+              const len = h === 1 ? et & 0x1f : strLen(b, pos, et);
               if (!(pos + h + len <= lim)) return SCAN_BAD;
               if (list !== null) {
                 const s = stringAt(this.interner, b, pos + h, len);
@@ -540,8 +541,8 @@ export class EventScanner {
         }
       } else if (hostKey >= 0 && klen === 8 && keyIs(b, kpos, klen, K_HOSTNAME)) {
         if (isStr(t)) {
-          const len = strLenOf(b, pos, t);
-          const h = head;
+          const h = STR_HEAD[t] as number;
+          const len = h === 1 ? t & 0x1f : strLen(b, pos, t);
           if (!(pos + h + len <= lim)) return SCAN_BAD;
           host = stringAt(this.interner, b, pos + h, len);
           if (host === null) return this.slow(b, n - i, kpos - kh);
