@@ -165,13 +165,7 @@ export class Distribution {
     const h = this.hist;
     if (h === null) {
       const buf = w.reserve(1 + DIST_HEADER + n);
-      let o = w.len;
-      buf[o++] = n;
-      buf[o++] = s[SUM] as number;
-      buf[o++] = s[MIN] as number;
-      buf[o++] = s[MAX] as number;
-      buf[o++] = s[MEAN] as number;
-      buf[o++] = s[M2] as number;
+      let o = this.writeMoments(buf, w.len);
       buf[o++] = KIND_RAW;
       buf[o++] = n;
       buf.set(s.subarray(VALUES, VALUES + n), o);
@@ -180,13 +174,7 @@ export class Distribution {
       const lo = indexOfValue(histValue(s[MIN] as number));
       const hi = indexOfValue(histValue(s[MAX] as number));
       const buf = w.reserve(1 + DIST_HEADER + 2 * (hi - lo + 1));
-      let o = w.len;
-      buf[o++] = n;
-      buf[o++] = s[SUM] as number;
-      buf[o++] = s[MIN] as number;
-      buf[o++] = s[MAX] as number;
-      buf[o++] = s[MEAN] as number;
-      buf[o++] = s[M2] as number;
+      let o = this.writeMoments(buf, w.len);
       buf[o++] = KIND_BUCKETS;
       const at = o++;
       const c = h._counts;
@@ -204,6 +192,18 @@ export class Distribution {
       h.setTotalCount(0);
     }
     this.reset(true);
+  }
+
+  /** count, sum, min, max, mean and M2 at `o` of a delta's cells; the offset after them */
+  private writeMoments(buf: Float64Array, o: number): number {
+    const s = this.s;
+    buf[o] = s[COUNT] as number;
+    buf[o + 1] = s[SUM] as number;
+    buf[o + 2] = s[MIN] as number;
+    buf[o + 3] = s[MAX] as number;
+    buf[o + 4] = s[MEAN] as number;
+    buf[o + 5] = s[M2] as number;
+    return o + 6;
   }
 
   snapshot(depth: SnapshotDepth): DistSnapshot {
