@@ -63,17 +63,8 @@ export class MergedDist implements DistSnapshot {
     if (h === undefined) return;
     if (this.dense === null && this.count > INLINE_MAX) this.promote();
     const dense = this.dense;
-    if (h.kind === 'values') {
-      const v = h.values;
-      if (dense !== null) {
-        let p = this.pend;
-        if (p === null) p = this.pend = new Uint16Array(FOLD_AT);
-        for (let i = 0; i < v.length; i++) {
-          if (this.npend === p.length) this.fold();
-          p[this.npend++] = indexOfValue(histValue(v[i] as number));
-        }
-      } else for (let i = 0; i < v.length; i++) (this.vals as number[]).push(v[i] as number);
-    } else if (dense !== null) {
+    if (h.kind === 'values') this.addValues(h.values, 0, h.values.length);
+    else if (dense !== null) {
       const idx = h.index;
       const c = h.counts;
       for (let k = 0; k < idx.length; k++) {
@@ -97,29 +88,32 @@ export class MergedDist implements DistSnapshot {
     const q = p + 1 + DIST_HEADER;
     // buckets come only from a shard that went dense within one delta: more than INLINE_MAX values
     if (this.dense === null && (this.count > INLINE_MAX || kind !== KIND_RAW)) this.promote();
-    const dense = this.dense;
     if (kind === KIND_RAW) {
-      const end = q + len;
-      if (dense !== null) {
-        let pend = this.pend;
-        if (pend === null) pend = this.pend = new Uint16Array(FOLD_AT);
-        for (let i = q; i < end; i++) {
-          if (this.npend === FOLD_AT) this.fold();
-          pend[this.npend++] = indexOfValue(histValue(c[i] as number));
-        }
-      } else {
-        const vals = this.vals as number[];
-        for (let i = q; i < end; i++) vals.push(c[i] as number);
-      }
-      return end;
+      this.addValues(c, q, q + len);
+      return q + len;
     }
-    const d = dense as Float64Array;
+    const d = this.dense as Float64Array;
     const end = q + 2 * len;
     for (let i = q; i < end; i += 2) {
       const j = c[i] as number;
       d[j] = (d[j] as number) + (c[i + 1] as number);
     }
     return end;
+  }
+
+  /** Adds values v[from..to): into the dense counts (through the pending indices) once dense, else kept exactly. */
+  private addValues(v: ArrayLike<number>, from: number, to: number): void {
+    if (this.dense !== null) {
+      let p = this.pend;
+      if (p === null) p = this.pend = new Uint16Array(FOLD_AT);
+      for (let i = from; i < to; i++) {
+        if (this.npend === FOLD_AT) this.fold();
+        p[this.npend++] = indexOfValue(histValue(v[i] as number));
+      }
+    } else {
+      const vals = this.vals as number[];
+      for (let i = from; i < to; i++) vals.push(v[i] as number);
+    }
   }
 
   /** Adds the pending values into the dense counts. */

@@ -1,8 +1,9 @@
 /**
  * The flat delta (docs/contract.md §6): what an Engine recorded since its
- * last delta, as a shard ships it to the main thread. Numbers only, in one
- * Float64Array that is transferred (not cloned) with the message; the few
- * strings are those of the nodes created since the last delta. Folding it
+ * last delta, as a shard ships it to the main thread. Numbers only, in two
+ * Float64Arrays (nodes and cells) that are transferred (not cloned) with the
+ * message; the few strings are those of the nodes created since the last
+ * delta. Folding it
  * costs the main thread a walk of that array: no object per node or
  * distribution on either side, nothing walked by key.
  *
