@@ -10,7 +10,7 @@
 import type { Int32Histogram } from 'hdr-histogram-js';
 import { readHistogram } from './buckets.js';
 import { histValue, indexOfValue, newHistogram } from './geometry.js';
-import { DIST_HEADER, KIND_BUCKETS, KIND_RAW, type DeltaWriter } from '../merge/delta.js';
+import { DIST_HEADER, KIND_BUCKETS, KIND_INDICES, KIND_RAW, type DeltaWriter } from '../merge/delta.js';
 import type { DistSnapshot, SnapshotDepth } from './types.js';
 import { INLINE_MAX, valuesHist } from './values.js';
 
@@ -43,6 +43,12 @@ export class Distribution {
    */
   private pend: Uint16Array | null;
   private npend: number;
+  /**
+   * Pending indices were folded into the histogram since it was last clean
+   * (zero): writeDelta reads its counts. Otherwise the pending indices are
+   * all there is, and they are the delta as they are (no counts scanned).
+   */
+  private folded: boolean;
 
   constructor() {
     const s = new Float64Array(VALUES + FIRST_CAPACITY);
@@ -54,6 +60,7 @@ export class Distribution {
     this.parkedClean = false;
     this.pend = null;
     this.npend = 0;
+    this.folded = false;
   }
 
   get count(): number {
@@ -94,6 +101,7 @@ export class Distribution {
     for (let i = 0; i < n; i++) h.incrementCountAtIndex(p[i] as number);
     h.setTotalCount(h.totalCount + n);
     this.npend = 0;
+    this.folded = true;
   }
 
   private spill(v: number, n: number): void {
@@ -111,12 +119,14 @@ export class Distribution {
       if (!this.parkedClean) h.reset();
       this.parked = null;
     }
-    for (let i = VALUES; i < VALUES + n - 1; i++) h.incrementCountAtIndex(indexOfValue(histValue(s[i] as number)));
-    h.incrementCountAtIndex(indexOfValue(histValue(v)));
-    h.setTotalCount(n);
     this.hist = h;
-    if (this.pend === null) this.pend = new Uint16Array(PENDING);
-    this.npend = 0;
+    this.folded = false;
+    // the inline values and this one become pending indices (n <= PENDING): the histogram stays clean until a fold
+    let p = this.pend;
+    if (p === null) p = this.pend = new Uint16Array(PENDING);
+    for (let i = 0; i < n - 1; i++) p[i] = indexOfValue(histValue(s[VALUES + i] as number));
+    p[n - 1] = indexOfValue(histValue(v));
+    this.npend = n;
   }
 
   /**
@@ -136,6 +146,7 @@ export class Distribution {
       this.parkedClean = clean;
       this.hist = null;
       this.npend = 0;
+      this.folded = false;
     }
   }
 
@@ -152,10 +163,10 @@ export class Distribution {
   /**
    * Writes what was recorded since the last delta in the flat delta's dist
    * format (src/merge/delta.ts), then reset(): the values in record order
-   * while inline, the non-zero buckets once dense.
+   * while inline; once dense, the pending indices as they are when nothing
+   * was folded since the histogram was clean, else its non-zero buckets.
    */
   writeDelta(w: DeltaWriter): void {
-    if (this.npend > 0) this.fold();
     const s = this.s;
     const n = s[COUNT] as number;
     if (n === 0) {
@@ -163,7 +174,18 @@ export class Distribution {
       return;
     }
     const h = this.hist;
-    if (h === null) {
+    if (h !== null && !this.folded) {
+      // nothing folded: the pending indices are every value of the delta
+      const k = this.npend;
+      const buf = w.reserve(1 + DIST_HEADER + k);
+      let o = this.writeMoments(buf, w.len);
+      buf[o++] = KIND_INDICES;
+      buf[o++] = k;
+      const p = this.pend as Uint16Array;
+      for (let i = 0; i < k; i++) buf[o + i] = p[i] as number;
+      w.len = o + k;
+      this.npend = 0;
+    } else if (h === null) {
       const buf = w.reserve(1 + DIST_HEADER + n);
       let o = this.writeMoments(buf, w.len);
       buf[o++] = KIND_RAW;
@@ -171,6 +193,7 @@ export class Distribution {
       buf.set(s.subarray(VALUES, VALUES + n), o);
       w.len = o + n;
     } else {
+      if (this.npend > 0) this.fold();
       const lo = indexOfValue(histValue(s[MIN] as number));
       const hi = indexOfValue(histValue(s[MAX] as number));
       const buf = w.reserve(1 + DIST_HEADER + 2 * (hi - lo + 1));
@@ -191,6 +214,7 @@ export class Distribution {
       w.len = o;
       h.setTotalCount(0);
     }
+    this.folded = false;
     this.reset(true);
   }
 

@@ -7,7 +7,7 @@
  * on demand and cached until the next change.
  */
 import { COUNTS_LENGTH, histValue, indexOfValue } from './geometry.js';
-import { DIST_HEADER, KIND_RAW } from '../merge/delta.js';
+import { DIST_HEADER, KIND_INDICES, KIND_RAW } from '../merge/delta.js';
 import { addMoments, addMomentsOf } from './merge.js';
 import type { BucketsHist, DistHist, DistSnapshot } from './types.js';
 import { INLINE_MAX, valuesHist } from './values.js';
@@ -86,13 +86,22 @@ export class MergedDist implements DistSnapshot {
     const kind = c[p + 6] as number;
     const len = c[p + 7] as number;
     const q = p + 1 + DIST_HEADER;
-    // buckets come only from a shard that went dense within one delta: more than INLINE_MAX values
+    // buckets and indices come only from a shard that went dense within one delta: more than INLINE_MAX values
     if (this.dense === null && (this.count > INLINE_MAX || kind !== KIND_RAW)) this.promote();
     if (kind === KIND_RAW) {
       this.addValues(c, q, q + len);
       return q + len;
     }
     const d = this.dense as Float64Array;
+    if (kind === KIND_INDICES) {
+      // one counts-array index per value: counted as they are
+      const end = q + len;
+      for (let i = q; i < end; i++) {
+        const j = c[i] as number;
+        d[j] = (d[j] as number) + 1;
+      }
+      return end;
+    }
     const end = q + 2 * len;
     for (let i = q; i < end; i += 2) {
       const j = c[i] as number;
@@ -129,9 +138,8 @@ export class MergedDist implements DistSnapshot {
   }
 
   private promote(): void {
-    let d = this.spare;
-    if (d === null) d = new Float64Array(COUNTS_LENGTH);
-    else d.fill(0);
+    // a spare array was zeroed by reset
+    const d = this.spare ?? new Float64Array(COUNTS_LENGTH);
     this.spare = null;
     const vals = this.vals as number[];
     for (let i = 0; i < vals.length; i++) {
@@ -178,15 +186,20 @@ export class MergedDist implements DistSnapshot {
     return out;
   }
 
-  /** Zeroes every figure (the dense array is kept for reuse). */
+  /** Zeroes every figure (the dense array is kept for reuse, zeroed where it can be non-zero). */
   reset(): void {
+    const d = this.dense;
+    if (d !== null) {
+      // every non-zero count lies between the indices of min and max
+      d.fill(0, indexOfValue(histValue(this.min)), indexOfValue(histValue(this.max)) + 1);
+      this.spare = d;
+    }
     this.count = 0;
     this.sum = 0;
     this.min = 0;
     this.max = 0;
     this.mean = 0;
     this.m2 = 0;
-    if (this.dense !== null) this.spare = this.dense;
     this.dense = null;
     this.npend = 0;
     this.vals = [];

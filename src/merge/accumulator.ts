@@ -9,7 +9,7 @@ import { newCounters } from '../engine/engine.js';
 import { trackedFields } from '../metrics/fields.js';
 import { OVERFLOW_NAME } from '../metrics/metric.js';
 import type { ChildKey, EngineCounters, EngineSnapshot, MetricSnapshot, NodeSnapshot } from '../metrics/types.js';
-import { DIST_HEADER, KIND_RAW, type FlatDelta } from './delta.js';
+import { DIST_HEADER, payloadLength, type FlatDelta } from './delta.js';
 import { mergeCounters } from './merge.js';
 
 interface AccNode extends NodeSnapshot {
@@ -83,7 +83,7 @@ function tableOf(m: AccMetric, source: number): SourceTable {
 function skipDist(c: Float64Array, p: number): number {
   if (c[p] === 0) return p + 1;
   const len = c[p + 7] as number;
-  return p + 1 + DIST_HEADER + (c[p + 6] === KIND_RAW ? len : 2 * len);
+  return p + 1 + DIST_HEADER + payloadLength(c[p + 6] as number, len);
 }
 
 function zero(node: AccNode): void {

@@ -28,6 +28,7 @@
  *            otherwise:  | count | sum | min | max | mean | m2 | kind | n | payload |
  *            kind RAW:     n values, in record order (every value exactly)
  *            kind BUCKETS: n (counts-array index, count) pairs, ascending index
+ *            kind INDICES: n counts-array indices, one per value, in record order
  *
  * The node's own count is its dist 0's (duration is recorded for every event);
  * the events of an `__overflow__` child (key null) are the metric's overflow.
@@ -36,8 +37,14 @@ import type { ChildKey, EngineCounters } from '../metrics/types.js';
 
 export const KIND_RAW = 1;
 export const KIND_BUCKETS = 2;
+export const KIND_INDICES = 3;
 /** numbers of a dist's header after its count: sum, min, max, mean, m2, kind, n */
 export const DIST_HEADER = 7;
+
+/** Numbers of the payload of a dist of `kind` whose header says `n`. */
+export function payloadLength(kind: number, n: number): number {
+  return kind === KIND_BUCKETS ? 2 * n : n;
+}
 
 export interface FlatDelta {
   nodes: Float64Array;

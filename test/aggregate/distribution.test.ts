@@ -4,7 +4,7 @@ import { Int32Histogram } from 'hdr-histogram-js';
 import { describe, expect, it } from 'vitest';
 import { Distribution, MergedDist, HIST_MAX, INLINE_MAX, SIGNIFICANT_DIGITS, emptyDist, statOf } from '../../src/aggregate/index.js';
 import type { BucketsHist, DistSnapshot, ValuesHist } from '../../src/aggregate/index.js';
-import { DeltaWriter } from '../../src/merge/delta.js';
+import { DeltaWriter, KIND_BUCKETS, KIND_INDICES, KIND_RAW } from '../../src/merge/delta.js';
 import { entries, oracle, oracleMedian, oraclePercentile, withinHdr } from './oracle.js';
 
 const PS = [0, 1, 10, 25, 50, 75, 90, 95, 99, 99.9, 99.99, 100];
@@ -165,6 +165,43 @@ describe('Distribution', () => {
       ),
       { numRuns: 40 },
     );
+  });
+
+  it('ships a delta as its values, its pending indices or its buckets, and the other side counts the same', () => {
+    // [values in the delta, read mid-way (folds the pending indices)], and the kind that delta must have
+    const segments: [number, boolean, number][] = [
+      [100, false, KIND_RAW],
+      [1000, false, KIND_INDICES],
+      [5000, false, KIND_BUCKETS],
+      [1000, true, KIND_BUCKETS],
+      [INLINE_MAX + 1, false, KIND_INDICES],
+    ];
+    let x = 12345;
+    const next = (): number => {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      return x % 3_000_000;
+    };
+    const all: number[] = [];
+    const d = new Distribution();
+    const merged = new MergedDist();
+    const kinds: number[] = [];
+    for (const [n, read, kind] of segments) {
+      for (let i = 0; i < n; i++) {
+        const v = next();
+        all.push(v);
+        d.record(v);
+        if (read && i === n >> 1) d.snapshot('full');
+      }
+      const w = new DeltaWriter();
+      d.writeDelta(w);
+      kinds.push(w.buf[6] as number);
+      expect(w.buf[7]).toBe(kind === KIND_BUCKETS ? (w.len - 8) / 2 : n);
+      expect(merged.addFlat(w.buf, 0)).toBe(w.len);
+    }
+    expect(kinds).toEqual(segments.map((s) => s[2]));
+    const whole = dist(all).snapshot('full');
+    expect({ ...merged, hist: merged.hist }).toMatchObject({ count: whole.count, sum: whole.sum, min: whole.min, max: whole.max });
+    expect(merged.hist).toEqual(whole.hist);
   });
 
   it('reset zeroes everything and keeps working, sparse or dense', () => {

@@ -44,4 +44,29 @@ describe('MergedDist (the main thread state)', () => {
     m.add(e.snapshot('full'));
     expect([statOf(m, 'count'), statOf(m, 'median'), statOf(m, '%99')]).toEqual([1, 7, 7]);
   });
+
+  it('after any number of resets, dense or not, holds only what came after the last one', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.oneof(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: 2 ** 40 })), { minLength: 300, maxLength: 1500 }), {
+          minLength: 2,
+          maxLength: 5,
+        }),
+        (rounds) => {
+          const m = new MergedDist();
+          for (const values of rounds) {
+            m.reset();
+            const d = new Distribution();
+            for (const v of values) d.record(v);
+            m.add(d.snapshot('full'));
+            const fresh = new MergedDist();
+            fresh.add(d.snapshot('full'));
+            expect(m.hist).toEqual(fresh.hist);
+            for (const s of STATS) expect([s, statOf(m, s)]).toEqual([s, statOf(fresh, s)]);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
 });
