@@ -73,7 +73,7 @@ function components(): ValueRow[] {
     ['Float64Array(14) (a Distribution\'s stats + first inline values)', () => new Float64Array(14)],
     ['number[] of 9 doubles (plain JS array, for comparison)', (i) => [i + 0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5]],
     ['Distribution with 3 values', three],
-    ['MetricNode with 1 Distribution (shard side, names not shared)', (i) => new MetricNode(`s${i}`, `s${i}`, i, 1, 3)],
+    ['MetricNode between deltas, holding no Distribution (shard side, names not shared)', (i) => new MetricNode(`s${i}`, `s${i}`, i, 1, 3)],
     ['Map with 1 entry', (i) => new Map([[`s${i}`, 1]])],
     ['DistSnapshot of 3 values, full (what a delta carries)', () => three().snapshot('full')],
     ['emptyDist() + mergeInto(3-value snapshot), main side (hist shared with the snapshot, not counted)', () => mergeInto(emptyDist(), snap)],

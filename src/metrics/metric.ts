@@ -12,7 +12,7 @@ import { compileFilter, type SlotResolver } from '../filter/index.js';
 import type { CompiledFilter } from '../filter/types.js';
 import type { DeltaWriter } from '../merge/delta.js';
 import { trackedFields } from './fields.js';
-import { MetricNode } from './node.js';
+import { DistPool, MetricNode } from './node.js';
 import { Quantizer } from './quantize.js';
 import { sanitizeName, truncateCodePoints, utf8Length } from './names.js';
 import type { ChildKey, MetricSnapshot, NodeSnapshot } from './types.js';
@@ -60,6 +60,8 @@ export class Metric {
   private readonly compat23: boolean;
   private readonly maxSub: number;
   root: MetricNode;
+  /** the distributions lent to the nodes being recorded into */
+  private readonly pool: DistPool;
   subMetrics: number;
   overflowEvents: number;
   /** uid of the next node created */
@@ -79,6 +81,7 @@ export class Metric {
     this.compat23 = opts.compat === '2.3';
     this.maxSub = opts.maxSubMetrics;
     this.root = new MetricNode(def.name, def.name, 0, this.nDists, 0, 0);
+    this.pool = new DistPool(this.nDists);
     this.nextUid = 1;
     this.fresh = [];
     this.freshParents = [];
@@ -93,7 +96,8 @@ export class Metric {
   }
 
   private recordNode(node: MetricNode, ev: TallyEvent): void {
-    const dists = node.dists;
+    let dists = node.dists;
+    if (dists === null) dists = node.dists = this.pool.acquire();
     (dists[0] as { record(v: number): void }).record(ev.duration);
     const slots = this.fieldSlots;
     const vals = ev.vals as unknown[];
@@ -190,7 +194,7 @@ export class Metric {
       this.fresh = [];
       this.freshParents = [];
     }
-    if (this.root.dirty) this.root.writeDelta(w, this.id);
+    if (this.root.dirty) this.root.writeDelta(w, this.id, this.pool);
   }
 
   snapshot(depth: SnapshotDepth): MetricSnapshot {

@@ -2,9 +2,40 @@
  * One node of a metric tree: a metric root or a sub-metric (docs/contract.md §5.2).
  */
 import { Distribution } from '../aggregate/index.js';
-import type { SnapshotDepth } from '../aggregate/types.js';
+import type { DistSnapshot, SnapshotDepth } from '../aggregate/types.js';
 import type { DeltaWriter } from '../merge/delta.js';
 import type { ChildKey, NodeSnapshot } from './types.js';
+
+/** Distributions lent out at most this many at a time beyond what is in use are kept for reuse. */
+const POOL_MAX = 1024;
+
+/**
+ * The distributions of a metric's nodes, lent to a node while it holds
+ * figures (from its first record after a delta until that delta is
+ * written): a node that is not being recorded into holds none, so a sparse
+ * sub-metric's figures live once, on the main thread, between deltas.
+ */
+export class DistPool {
+  private readonly free: Distribution[][] = [];
+
+  constructor(private readonly nDists: number) {}
+
+  acquire(): Distribution[] {
+    const d = this.free.pop();
+    if (d !== undefined) return d;
+    const out: Distribution[] = new Array(this.nDists);
+    for (let i = 0; i < this.nDists; i++) out[i] = new Distribution();
+    return out;
+  }
+
+  /** `d` back, every figure zero (written by writeDelta) */
+  release(d: Distribution[]): void {
+    if (this.free.length < POOL_MAX) this.free.push(d);
+  }
+}
+
+/** read as the figures of a node that holds none */
+const EMPTY = new Distribution();
 
 export class MetricNode {
   readonly name: string;
@@ -12,8 +43,9 @@ export class MetricNode {
   readonly firstSeq: number;
   /** names this node in flat deltas: its Metric's nodes in creation order, the root 0 */
   readonly uid: number;
-  /** index 0: duration; i: fields[i - 1] */
-  readonly dists: Distribution[];
+  /** index 0: duration; i: fields[i - 1]; null while the node holds no figures (DistPool) */
+  dists: Distribution[] | null;
+  readonly nDists: number;
   /** bytes of the names of every ancestor sub-metric and this one (2.4 budget) */
   readonly budget: number;
   children: MetricNode[] | null;
@@ -32,9 +64,8 @@ export class MetricNode {
     this.firstSeq = firstSeq;
     this.uid = uid;
     this.budget = budget;
-    const d: Distribution[] = new Array(nDists);
-    for (let i = 0; i < nDists; i++) d[i] = new Distribution();
-    this.dists = d;
+    this.nDists = nDists;
+    this.dists = null;
     this.children = null;
     this.index = null;
     this.buckets = null;
@@ -54,17 +85,23 @@ export class MetricNode {
   /**
    * Writes what was recorded since the last delta into `w` (the cells of a
    * flat delta, src/merge/delta.ts), this node and then its dirty children,
-   * and zeroes them: the shard ships it to the main thread.
+   * and zeroes them: the shard ships it to the main thread. The zeroed
+   * distributions go back to `pool`.
    */
-  writeDelta(w: DeltaWriter, metricId: number): void {
+  writeDelta(w: DeltaWriter, metricId: number, pool: DistPool): void {
     const dists = this.dists;
     w.push(metricId);
     w.push(this.uid);
-    w.push(dists.length);
-    for (let i = 0; i < dists.length; i++) (dists[i] as Distribution).writeDelta(w);
+    w.push(this.nDists);
+    if (dists === null) for (let i = 0; i < this.nDists; i++) w.push(0);
+    else {
+      for (let i = 0; i < dists.length; i++) (dists[i] as Distribution).writeDelta(w);
+      this.dists = null;
+      pool.release(dists);
+    }
     const kids = this.dirtyKids;
     if (kids !== null) {
-      for (let i = 0; i < kids.length; i++) (kids[i] as MetricNode).writeDelta(w, metricId);
+      for (let i = 0; i < kids.length; i++) (kids[i] as MetricNode).writeDelta(w, metricId, pool);
       kids.length = 0;
     }
     this.dirty = false;
@@ -97,13 +134,15 @@ export class MetricNode {
   }
 
   reset(): void {
-    for (let i = 0; i < this.dists.length; i++) (this.dists[i] as Distribution).reset();
+    const dists = this.dists;
+    if (dists !== null) for (let i = 0; i < dists.length; i++) (dists[i] as Distribution).reset();
     if (this.children !== null) for (const c of this.children) c.reset();
     if (this.overflow !== null) this.overflow.reset();
   }
 
   snapshot(depth: SnapshotDepth): NodeSnapshot {
-    const dists = this.dists.map((d) => d.snapshot(depth));
+    const dists: DistSnapshot[] = [];
+    for (let i = 0; i < this.nDists; i++) dists.push((this.dists?.[i] ?? EMPTY).snapshot(depth));
     const children: NodeSnapshot[] = [];
     if (this.children !== null) for (const c of this.children) children.push(c.snapshot(depth));
     if (this.overflow !== null) children.push(this.overflow.snapshot(depth));
