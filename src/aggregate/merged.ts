@@ -13,6 +13,9 @@ import type { BucketsHist, DistHist, DistSnapshot } from './types.js';
 import { INLINE_MAX, valuesHist } from './values.js';
 
 const UINT32_MAX = 4294967295;
+/** the values of a distribution that holds none yet (never written to: addValues replaces it) */
+const NO_VALUES: number[] = [];
+Object.freeze(NO_VALUES);
 /** pending values folded at once, at most */
 const FOLD_AT = 16384;
 
@@ -46,7 +49,7 @@ export class MergedDist implements DistSnapshot {
     this.max = 0;
     this.mean = 0;
     this.m2 = 0;
-    this.vals = [];
+    this.vals = NO_VALUES;
     this.dense = null;
     this.spare = null;
     this.cached = undefined;
@@ -119,6 +122,11 @@ export class MergedDist implements DistSnapshot {
         if (this.npend === FOLD_AT) this.fold();
         p[this.npend++] = indexOfValue(histValue(v[i] as number));
       }
+    } else if (this.vals === NO_VALUES) {
+      // the first values: an array of their exact size (a sparse sub-metric holds a few)
+      const vals: number[] = new Array(to - from);
+      for (let i = from; i < to; i++) vals[i - from] = v[i] as number;
+      this.vals = vals;
     } else {
       const vals = this.vals as number[];
       for (let i = from; i < to; i++) vals.push(v[i] as number);
@@ -202,7 +210,7 @@ export class MergedDist implements DistSnapshot {
     this.m2 = 0;
     this.dense = null;
     this.npend = 0;
-    this.vals = [];
+    this.vals = NO_VALUES;
     this.cached = undefined;
   }
 }

@@ -35,10 +35,14 @@ interface AccMetric extends MetricSnapshot {
   tables: Map<number, SourceTable>;
 }
 
+/** the children of every node that has none yet (never written to: insertChild replaces it) */
+const NO_CHILDREN: AccNode[] = [];
+Object.freeze(NO_CHILDREN);
+
 function newNode(name: string, key: ChildKey, firstSeq: number, nDists: number): AccNode {
-  const dists: MergedDist[] = [];
-  for (let i = 0; i < nDists; i++) dists.push(new MergedDist());
-  return { name, key, firstSeq, count: 0, dists, children: [], index: undefined };
+  const dists: MergedDist[] = new Array(nDists);
+  for (let i = 0; i < nDists; i++) dists[i] = new MergedDist();
+  return { name, key, firstSeq, count: 0, dists, children: NO_CHILDREN, index: undefined };
 }
 
 function childOf(node: AccNode, key: ChildKey): AccNode | undefined {
@@ -54,6 +58,7 @@ function childOf(node: AccNode, key: ChildKey): AccNode | undefined {
 
 /** Inserts by first sight (usually at the end). */
 function insertChild(node: AccNode, child: AccNode): void {
+  if (node.children === NO_CHILDREN) node.children = [];
   const kids = node.children;
   let i = kids.length;
   while (i > 0 && (kids[i - 1] as AccNode).firstSeq > child.firstSeq) i--;
