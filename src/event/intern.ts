@@ -15,6 +15,8 @@ const MAX_ENTRIES = 1 << 16;
 const MAX_ARENA = 4 << 20;
 /** values longer than this are never interned (long values rarely repeat) */
 export const MAX_INTERNED_BYTES = 256;
+/** entries of the front cache (a power of 2) */
+const FRONT_SIZE = 1024;
 
 // ignoreBOM: a leading U+FEFF is part of the value, as every msgpack decoder reads it
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -39,6 +41,12 @@ export class Interner {
   private arenaUsed: number;
   /** the strings by entry id (null: not valid UTF-8) */
   private strs: (string | null)[];
+  /**
+   * A direct-mapped cache in front of the hash table, by length, first and
+   * last byte: entry id + 1 of the value last found there (0: none). A hit
+   * costs one compare of the bytes and no hash; a miss goes to the table.
+   */
+  private readonly front: Int32Array;
   size: number;
 
   constructor() {
@@ -50,6 +58,7 @@ export class Interner {
     this.arena = new Uint8Array(16 * 1024);
     this.arenaUsed = 0;
     this.strs = [];
+    this.front = new Int32Array(FRONT_SIZE);
     this.size = 0;
   }
 
@@ -61,6 +70,16 @@ export class Interner {
   lookup(b: Uint8Array, pos: number, len: number): number {
     // long values rarely repeat: the caller decodes them (and finds invalid UTF-8 then)
     if (len > MAX_INTERNED_BYTES) return NOT_INTERNED;
+    const f = len === 0 ? 0 : ((len << 5) ^ (b[pos] as number) ^ ((b[pos + len - 1] as number) << 2)) & (FRONT_SIZE - 1);
+    const fe = (this.front[f] as number) - 1;
+    if (fe >= 0 && this.lens[fe] === len && this.same(fe, b, pos, len)) return this.strs[fe] === null ? INVALID_UTF8 : fe;
+    const e = this.find(b, pos, len);
+    if (e >= 0) this.front[f] = e + 1;
+    return e;
+  }
+
+  /** lookup through the hash table */
+  private find(b: Uint8Array, pos: number, len: number): number {
     let h = 0x811c9dc5 ^ len;
     for (let i = 0; i < len; i++) h = Math.imul(h ^ (b[pos + i] as number), 0x01000193);
     const mask = this.mask;

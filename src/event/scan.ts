@@ -294,6 +294,8 @@ export class EventScanner {
   private allSet: boolean;
   /** end of the value `load` looked at */
   end: number;
+  /** the name of the last event loaded (it has no U+FFFD) */
+  private lastName = '';
   /** the end of the batch being scanned, and whether scanMsgpack checked it (begin) */
   private limit: number;
   private checked: boolean;
@@ -447,7 +449,7 @@ export class EventScanner {
         pos += head;
         if (!(pos + m <= lim)) return SCAN_BAD;
         const cats = this.cats;
-        cats.length = 0;
+        if (wantCats) cats.length = 0;
         for (let j = 0; j < m; j++) {
           const et = b[pos] as number;
           if (!isStr(et)) return this.slow(b, n - i, kpos - kh);
@@ -480,9 +482,9 @@ export class EventScanner {
           const flen = fh === 1 ? ft & 0x1f : strLen(b, pos, ft);
           const fpos = pos + fh;
           if (!(fpos + flen < lim)) return SCAN_BAD;
-          if (flen === 9 && keyIs(b, fpos, flen, K_PROTO)) return this.slow(b, n - i, kpos - kh);
+          if (flen === 9 && b[fpos] === 0x5f && keyIs(b, fpos, flen, K_PROTO)) return this.slow(b, n - i, kpos - kh);
           const slot = this.slotOf(b, fpos, flen);
-          const isDur = flen === 8 && keyIs(b, fpos, flen, K_DURATION);
+          const isDur = flen === 8 && b[fpos] === 0x64 && keyIs(b, fpos, flen, K_DURATION);
           pos = fpos + flen;
           const vt = b[pos] as number;
           if (vt === 0xc0) {
@@ -562,7 +564,11 @@ export class EventScanner {
     if (nameState === SET) evName = name as string;
     else if (aliasState === SET) evName = alias as string;
     else return this.checked ? SCAN_SLOW : SCAN_BAD; // missing name: the general path words it
-    if (evName.indexOf('\uFFFD') !== -1) return this.checked ? SCAN_SLOW : SCAN_BAD;
+    // (the same name as the last event's, an interned string: checked then)
+    if (evName !== this.lastName) {
+      if (evName.indexOf('\uFFFD') !== -1) return this.checked ? SCAN_SLOW : SCAN_BAD;
+      this.lastName = evName;
+    }
     const d = dTopState === SET ? dTop : dFieldState === SET ? dField : 0;
     ev.name = evName;
     ev.categories = catsState === SET && wantCats ? this.cats : undefined;
