@@ -86,11 +86,69 @@ export class Distribution {
     const m = mean + d / n;
     s[MEAN] = m;
     s[M2] = (s[M2] as number) + d * (v - m);
+    this.store(v, n);
+  }
+
+  /** Keeps value `v`, the `n`th: inline, or as a pending index once dense. */
+  private store(v: number, n: number): void {
     if (this.hist !== null) {
       if (this.npend === PENDING) this.fold();
       (this.pend as Uint16Array)[this.npend++] = indexOfValue(histValue(v));
-    } else if (VALUES - 1 + n < s.length) s[VALUES - 1 + n] = v;
+    } else if (VALUES - 1 + n < this.s.length) this.s[VALUES - 1 + n] = v;
     else this.spill(v, n);
+  }
+
+  /**
+   * Adds every figure of `o` (recorded since its last delta or reset) into
+   * this one; `o` is left as it was. How a node's figures take in its
+   * children's (src/metrics/metric.ts).
+   */
+  absorb(o: Distribution): void {
+    const os = o.s;
+    const nb = os[COUNT] as number;
+    if (nb === 0) return;
+    const na = this.s[COUNT] as number;
+    if (o.hist === null) {
+      for (let i = 0; i < nb; i++) this.store(os[VALUES + i] as number, na + i + 1);
+    } else {
+      if (this.hist === null) this.densify(na);
+      const p = o.pend as Uint16Array;
+      for (let i = 0; i < o.npend; i++) {
+        if (this.npend === PENDING) this.fold();
+        (this.pend as Uint16Array)[this.npend++] = p[i] as number;
+      }
+      if (o.folded) {
+        const h = this.hist as Int32Histogram;
+        const c = h._counts;
+        const oc = (o.hist as Int32Histogram)._counts;
+        const hi = indexOfValue(histValue(os[MAX] as number));
+        let added = 0;
+        for (let i = indexOfValue(histValue(os[MIN] as number)); i <= hi; i++) {
+          const x = oc[i] as number;
+          if (x !== 0) {
+            c[i] = (c[i] as number) + x;
+            added += x;
+          }
+        }
+        h.setTotalCount(h.totalCount + added);
+        this.folded = true;
+      }
+    }
+    // the moments, by the parallel formula (aggregate/merge.ts)
+    const s = this.s;
+    if (na === 0) {
+      for (let i = COUNT; i <= M2; i++) s[i] = os[i] as number;
+      return;
+    }
+    const n = na + nb;
+    const mean = s[MEAN] as number;
+    const d = (os[MEAN] as number) - mean;
+    s[M2] = (s[M2] as number) + (os[M2] as number) + d * d * ((na * nb) / n);
+    s[MEAN] = (na * mean + nb * (os[MEAN] as number)) / n;
+    s[COUNT] = n;
+    s[SUM] = (s[SUM] as number) + (os[SUM] as number);
+    if ((os[MIN] as number) < (s[MIN] as number)) s[MIN] = os[MIN] as number;
+    if ((os[MAX] as number) > (s[MAX] as number)) s[MAX] = os[MAX] as number;
   }
 
   /** Adds the pending indices into the histogram. */
@@ -113,6 +171,16 @@ export class Distribution {
       this.s = grown;
       return;
     }
+    this.densify(n - 1);
+    (this.pend as Uint16Array)[this.npend++] = indexOfValue(histValue(v));
+  }
+
+  /**
+   * Becomes dense: a histogram (the parked one, or new) that stays clean
+   * until a fold, and the `n` inline values as its pending indices.
+   */
+  private densify(n: number): void {
+    const s = this.s;
     let h = this.parked;
     if (h === null) h = newHistogram();
     else {
@@ -121,11 +189,10 @@ export class Distribution {
     }
     this.hist = h;
     this.folded = false;
-    // the inline values and this one become pending indices (n <= PENDING): the histogram stays clean until a fold
+    // n <= INLINE_MAX < PENDING
     let p = this.pend;
     if (p === null) p = this.pend = new Uint16Array(PENDING);
-    for (let i = 0; i < n - 1; i++) p[i] = indexOfValue(histValue(s[VALUES + i] as number));
-    p[n - 1] = indexOfValue(histValue(v));
+    for (let i = 0; i < n; i++) p[i] = indexOfValue(histValue(s[VALUES + i] as number));
     this.npend = n;
   }
 

@@ -13,6 +13,7 @@ import type { CompiledFilter } from '../filter/types.js';
 import type { DeltaWriter } from '../merge/delta.js';
 import { trackedFields } from './fields.js';
 import { DistPool, MetricNode } from './node.js';
+import type { Distribution } from '../aggregate/index.js';
 import { Quantizer } from './quantize.js';
 import { sanitizeName, truncateCodePoints, utf8Length } from './names.js';
 import type { ChildKey, MetricSnapshot, NodeSnapshot } from './types.js';
@@ -109,15 +110,27 @@ export class Metric {
     }
   }
 
+  /**
+   * Records the event at the node where it stops (a leaf, or a level it has
+   * no child at), and at every inclusive node on its way: the figures of the
+   * nodes above are added up from their children's when read (rollUp,
+   * MetricNode.snapshot), not recorded event by event.
+   */
   private descend(node: MetricNode, depth: number, ev: TallyEvent, seq: number): void {
-    this.recordNode(node, ev);
-    if (depth === this.levels.length || node.key === null) return;
-    if (!this.compat23 && node.budget >= NAME_BUDGET) return;
+    const inclusive = node.inclusive;
+    if (inclusive) this.recordNode(node, ev);
+    if (depth === this.levels.length || node.key === null || (!this.compat23 && node.budget >= NAME_BUDGET)) {
+      if (!inclusive) this.recordNode(node, ev);
+      return;
+    }
     const level = this.levels[depth] as Level;
     const v = level.isDuration ? ev.duration : ((ev.vals as unknown[])[level.slot] as FieldValue | null | undefined);
     const q = level.quantizer;
     if (q !== null) {
-      if (typeof v !== 'number') return;
+      if (typeof v !== 'number') {
+        if (!inclusive) this.recordNode(node, ev);
+        return;
+      }
       const idx = q.indexOf(v);
       let child = node.bucket(idx);
       if (child === undefined) {
@@ -129,7 +142,10 @@ export class Metric {
       return;
     }
     if (v == null) {
-      if (this.compat23) return;
+      if (this.compat23) {
+        if (!inclusive) this.recordNode(node, ev);
+        return;
+      }
       this.step(node, depth, '', ev, seq);
     } else if (typeof v === 'string') {
       this.step(node, depth, level.modify(v), ev, seq);
@@ -137,12 +153,53 @@ export class Metric {
       this.step(node, depth, level.modify === IDENTITY ? v : level.modify(String(v)), ev, seq);
     } else {
       // strlist: one child per distinct element
+      let distinct = 0;
+      for (let i = 0; i < v.length; i++) if (v.indexOf(v[i] as string) === i) distinct++;
+      if (!inclusive) {
+        if (distinct === 0) {
+          this.recordNode(node, ev);
+          return;
+        }
+        // one event in several children: counted once here, so this node and its subtree record every event from now on
+        if (distinct > 1) {
+          this.makeInclusive(node);
+          this.recordNode(node, ev);
+        }
+      }
       for (let i = 0; i < v.length; i++) {
         const el = v[i] as string;
-        let dup = false;
-        for (let j = 0; j < i; j++) if (v[j] === el) dup = true;
-        if (!dup) this.step(node, depth, level.modify(el), ev, seq);
+        if (v.indexOf(el) === i) this.step(node, depth, level.modify(el), ev, seq);
       }
+    }
+  }
+
+  /**
+   * Adds the figures of the children recorded into since the last delta
+   * into `node`'s, depth first: then every node of that part of the tree
+   * holds its whole figures (an inclusive node does already).
+   */
+  private rollUp(node: MetricNode): void {
+    if (node.inclusive) return;
+    const kids = node.dirtyKids;
+    if (kids === null || kids.length === 0) return;
+    let dists = node.dists;
+    if (dists === null) dists = node.dists = this.pool.acquire();
+    for (let k = 0; k < kids.length; k++) {
+      const kid = kids[k] as MetricNode;
+      this.rollUp(kid);
+      const kd = kid.dists;
+      if (kd !== null) for (let i = 0; i < dists.length; i++) (dists[i] as Distribution).absorb(kd[i] as Distribution);
+    }
+  }
+
+  /** `node` and its subtree become inclusive, holding their whole figures from here on. */
+  private makeInclusive(node: MetricNode): void {
+    this.rollUp(node);
+    const stack = [node];
+    for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
+      n.inclusive = true;
+      if (n.children !== null) for (const c of n.children) stack.push(c);
+      if (n.overflow !== null) stack.push(n.overflow);
     }
   }
 
@@ -157,6 +214,7 @@ export class Metric {
       this.overflowEvents++;
       if (parent.overflow === null) {
         parent.overflow = new MetricNode(OVERFLOW_NAME, null, seq, this.nDists, parent.budget, this.nextUid++);
+        parent.overflow.inclusive = parent.inclusive;
         this.born(parent, parent.overflow);
       }
       return parent.overflow;
@@ -165,6 +223,7 @@ export class Metric {
     if (this.compat23) name = truncateCodePoints(name, COMPAT23_NAME_CPS);
     else name = truncateCodePoints(name, NAME_BUDGET - parent.budget);
     const node = new MetricNode(name, key, seq, this.nDists, parent.budget + utf8Length(name), this.nextUid++);
+    node.inclusive = parent.inclusive;
     parent.addChild(node);
     this.born(parent, node);
     this.subMetrics++;
@@ -194,7 +253,10 @@ export class Metric {
       this.fresh = [];
       this.freshParents = [];
     }
-    if (this.root.dirty) this.root.writeDelta(w, this.id, this.pool);
+    if (this.root.dirty) {
+      this.rollUp(this.root);
+      this.root.writeDelta(w, this.id, this.pool);
+    }
   }
 
   snapshot(depth: SnapshotDepth): MetricSnapshot {

@@ -1,7 +1,7 @@
 /**
  * One node of a metric tree: a metric root or a sub-metric (docs/contract.md §5.2).
  */
-import { Distribution } from '../aggregate/index.js';
+import { Distribution, mergeInto } from '../aggregate/index.js';
 import type { DistSnapshot, SnapshotDepth } from '../aggregate/types.js';
 import type { DeltaWriter } from '../merge/delta.js';
 import type { ChildKey, NodeSnapshot } from './types.js';
@@ -53,7 +53,15 @@ export class MetricNode {
   /** children of a quantized level by bucket index (the same nodes as `children`) */
   buckets: (MetricNode | undefined)[] | null;
   overflow: MetricNode | null;
-  /** recorded into since the last delta was taken */
+  /**
+   * Whether this node's distributions hold every event that reached it.
+   * Otherwise (the common case) they hold only the events that stopped here,
+   * and its figures are its own and its children's together (Metric.rollUp;
+   * snapshot adds them up). A node becomes inclusive, with all its subtree,
+   * when one event reaches several of its children (a string list).
+   */
+  inclusive: boolean;
+  /** on the path of an event recorded since the last delta was taken */
   dirty: boolean;
   /** children that became dirty since the last delta, in the order they did */
   dirtyKids: MetricNode[] | null;
@@ -70,6 +78,7 @@ export class MetricNode {
     this.index = null;
     this.buckets = null;
     this.overflow = null;
+    this.inclusive = false;
     this.dirty = false;
     this.dirtyKids = null;
   }
@@ -146,6 +155,8 @@ export class MetricNode {
     const children: NodeSnapshot[] = [];
     if (this.children !== null) for (const c of this.children) children.push(c.snapshot(depth));
     if (this.overflow !== null) children.push(this.overflow.snapshot(depth));
+    // its own events and its children's (whole already when inclusive)
+    if (!this.inclusive) for (const c of children) for (let i = 0; i < dists.length; i++) mergeInto(dists[i] as DistSnapshot, c.dists[i] as DistSnapshot);
     return { name: this.name, key: this.key, firstSeq: this.firstSeq, count: dists[0]?.count ?? 0, dists, children };
   }
 }

@@ -204,6 +204,35 @@ describe('Distribution', () => {
     expect(merged.hist).toEqual(whole.hist);
   });
 
+  it('absorbs another distribution as if it had recorded its values, leaving the other as it was', () => {
+    const values = fc.array(fc.oneof(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: 50_000_000 })), { maxLength: 3000 });
+    fc.assert(
+      fc.property(values, values, fc.boolean(), fc.boolean(), (a, b, readA, readB) => {
+        const x = dist(a);
+        const y = dist(b);
+        // a read folds pending indices: absorbing then reads the other's histogram counts
+        if (readA) x.snapshot('full');
+        if (readB) y.snapshot('full');
+        const before = y.snapshot('full');
+        x.absorb(y);
+        const whole = dist([...a, ...b]).snapshot('full');
+        const got = x.snapshot('full');
+        expect(basicFigures(got)).toEqual(basicFigures(whole));
+        expect(got.hist).toEqual(whole.hist);
+        expect(statOf(got, 'stddev')).toBeCloseTo(statOf(whole, 'stddev') as number, 6);
+        expect(y.snapshot('full')).toEqual(before);
+        // and it still ships as one delta
+        const m = new MergedDist();
+        const w = new DeltaWriter();
+        x.writeDelta(w);
+        m.addFlat(w.buf, 0);
+        expect(m.count).toBe(whole.count);
+        if (whole.count > 0) expect(m.hist).toEqual(whole.hist);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
   it('reset zeroes everything and keeps working, sparse or dense', () => {
     for (const n of [3, 5000]) {
       const d = dist(Array.from({ length: n }, (_, i) => 100 + i));

@@ -5,6 +5,7 @@ import { Engine } from '../../src/engine/engine.js';
 import { renderDump } from '../../src/export/index.js';
 import { Accumulator } from '../../src/merge/accumulator.js';
 import { mergeSnapshots } from '../../src/merge/merge.js';
+import type { Metric } from '../../src/metrics/metric.js';
 import type { EngineSnapshot, MetricSnapshot, NodeSnapshot } from '../../src/metrics/types.js';
 import { eventArb, MIXED_CONFIG, splitAt } from '../helpers/events.js';
 
@@ -79,6 +80,49 @@ describe('merging shard states', () => {
         },
       ),
       { numRuns: 100 },
+    );
+  });
+
+  it('recording an event only where it stops equals recording it at every node of its path (snapshots and deltas)', () => {
+    /** the obvious way: every node inclusive from the start, recording every event that reaches it */
+    const everyNode = (e: Engine): Engine => {
+      for (const m of (e as unknown as { metrics: Metric[] }).metrics) m.root.inclusive = true;
+      return e;
+    };
+    const addAll = (acc: Accumulator): Accumulator => {
+      cfg.metrics.forEach((def, i) => acc.addMetric(i + 1, def, cfg.settings.maxSubMetrics));
+      return acc;
+    };
+    const dumpAll = (s: EngineSnapshot): string => renderDump(s, [...FIELDS, 'min', '%50', '%75'], { compat: '2.4' });
+    fc.assert(
+      fc.property(
+        fc.array(eventArb, { maxLength: 400 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        fc.array(fc.boolean(), { maxLength: 20 }),
+        (events, cuts, ships) => {
+          const leaf = new Engine(cfg);
+          const every = everyNode(new Engine(cfg));
+          const leafD = new Engine(cfg);
+          const everyD = everyNode(new Engine(cfg));
+          const accLeaf = addAll(new Accumulator());
+          const accEvery = addAll(new Accumulator());
+          splitAt(events, cuts).forEach((b, i) => {
+            for (const e of [leaf, every, leafD, everyD]) e.ingest(b, i + 1);
+            if (ships[i % Math.max(1, ships.length)] === true) {
+              accLeaf.apply(leafD.takeDelta(), 1);
+              accEvery.apply(everyD.takeDelta(), 1);
+            }
+            // read mid-stream too: reading adds nothing up twice
+            if (i % 4 === 1) expect(dumpAll(leaf.snapshot('full'))).toBe(dumpAll(every.snapshot('full')));
+          });
+          accLeaf.apply(leafD.takeDelta(), 1);
+          accEvery.apply(everyD.takeDelta(), 1);
+          expect(dumpAll(leaf.snapshot('full'))).toBe(dumpAll(every.snapshot('full')));
+          expect(dumpAll(accLeaf.view())).toBe(dumpAll(accEvery.view()));
+          expect(dumpAll(accLeaf.view())).toBe(dumpAll(leaf.snapshot('full')));
+        },
+      ),
+      { numRuns: 150 },
     );
   });
 
