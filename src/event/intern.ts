@@ -30,6 +30,17 @@ export function decodeUtf8(b: Uint8Array, pos: number, len: number): string | nu
   }
 }
 
+/**
+ * The engine's own copy of `s` (V8 internalizes property names): comparing
+ * two such strings, as a filter compares an event's name with its own, is a
+ * pointer compare instead of a compare of their characters.
+ */
+export function internalize<T extends string | null>(s: T): T {
+  if (s === null) return s;
+  const k = Object.keys({ [s]: 0 })[0];
+  return (k === s ? k : s) as T;
+}
+
 export class Interner {
   /** open addressing: entry id + 1, 0 = empty; size a power of 2 */
   private slots: Int32Array;
@@ -106,7 +117,7 @@ export class Interner {
 
   private add(b: Uint8Array, pos: number, len: number, h: number, slot: number): number {
     if (this.size >= MAX_ENTRIES || this.arenaUsed + len > MAX_ARENA) return NOT_INTERNED;
-    const str = decodeUtf8(b, pos, len);
+    const str = internalize(decodeUtf8(b, pos, len));
     const e = this.size++;
     if (e === this.hashes.length) this.growEntries();
     if (this.arenaUsed + len > this.arena.length) {

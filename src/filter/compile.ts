@@ -4,6 +4,7 @@ import { unchain } from './canonical.js';
 import { fieldPredicate, type Pred } from './field.js';
 import type { SlotResolver } from './types.js';
 import { wildcardTest } from './wildcard.js';
+import { internalize } from '../event/intern.js';
 
 /** A compiled sub-expression: a predicate, or a constant known at compile time. */
 type Part = { readonly constant: boolean; readonly pred: null } | { readonly constant: null; readonly pred: Pred };
@@ -19,7 +20,10 @@ export const never: Pred = () => false;
 
 function eventName(name: string, wildcard: boolean): Part {
   if (name === '') return FALSE;
-  if (!wildcard) return pred((ev) => ev.name === name);
+  if (!wildcard) {
+    const n = internalize(name);
+    return pred((ev) => ev.name === n);
+  }
   if (/^\*+$/.test(name)) return pred((ev) => typeof ev.name === 'string' && ev.name !== '');
   const test = wildcardTest(name, false);
   return pred((ev) => {
