@@ -13,6 +13,7 @@ import { histValue, indexOfValue, newHistogram } from './geometry.js';
 import { DIST_HEADER, KIND_BUCKETS, KIND_INDICES, KIND_RAW, type DeltaWriter } from '../merge/delta.js';
 import type { DistSnapshot, SnapshotDepth } from './types.js';
 import { INLINE_MAX, valuesHist } from './values.js';
+import { combinedM2, combinedMean } from './merge.js';
 
 const COUNT = 0;
 const SUM = 1;
@@ -134,18 +135,16 @@ export class Distribution {
         this.folded = true;
       }
     }
-    // the moments, by the parallel formula (aggregate/merge.ts)
+    // the moments, by the parallel formula
     const s = this.s;
     if (na === 0) {
       for (let i = COUNT; i <= M2; i++) s[i] = os[i] as number;
       return;
     }
-    const n = na + nb;
     const mean = s[MEAN] as number;
-    const d = (os[MEAN] as number) - mean;
-    s[M2] = (s[M2] as number) + (os[M2] as number) + d * d * ((na * nb) / n);
-    s[MEAN] = (na * mean + nb * (os[MEAN] as number)) / n;
-    s[COUNT] = n;
+    s[M2] = combinedM2(na, mean, s[M2] as number, nb, os[MEAN] as number, os[M2] as number);
+    s[MEAN] = combinedMean(na, mean, nb, os[MEAN] as number);
+    s[COUNT] = na + nb;
     s[SUM] = (s[SUM] as number) + (os[SUM] as number);
     if ((os[MIN] as number) < (s[MIN] as number)) s[MIN] = os[MIN] as number;
     if ((os[MAX] as number) > (s[MAX] as number)) s[MAX] = os[MAX] as number;
@@ -281,7 +280,6 @@ export class Distribution {
       w.len = o;
       h.setTotalCount(0);
     }
-    this.folded = false;
     this.reset(true);
   }
 

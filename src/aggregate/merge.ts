@@ -25,6 +25,17 @@ export function addMoments(a: DistSnapshot, b: DistSnapshot): void {
   addMomentsOf(a, b.count, b.sum, b.min, b.max, b.mean, b.m2);
 }
 
+/** The mean of two parts together. */
+export function combinedMean(na: number, meanA: number, nb: number, meanB: number): number {
+  return (na * meanA + nb * meanB) / (na + nb);
+}
+
+/** The M2 (sum of squared deviations) of two parts together, by the parallel formula. */
+export function combinedM2(na: number, meanA: number, m2a: number, nb: number, meanB: number, m2b: number): number {
+  const delta = meanB - meanA;
+  return m2a + m2b + delta * delta * ((na * nb) / (na + nb));
+}
+
 /** addMoments of a distribution given by its figures */
 export function addMomentsOf(a: DistSnapshot, nb: number, sum: number, min: number, max: number, mean: number, m2: number): void {
   if (nb === 0) return;
@@ -38,11 +49,9 @@ export function addMomentsOf(a: DistSnapshot, nb: number, sum: number, min: numb
     a.m2 = m2;
     return;
   }
-  const n = na + nb;
-  const delta = mean - a.mean;
-  a.m2 = a.m2 + m2 + delta * delta * ((na * nb) / n);
-  a.mean = (na * a.mean + nb * mean) / n;
-  a.count = n;
+  a.m2 = combinedM2(na, a.mean, a.m2, nb, mean, m2);
+  a.mean = combinedMean(na, a.mean, nb, mean);
+  a.count = na + nb;
   a.sum += sum;
   if (min < a.min) a.min = min;
   if (max > a.max) a.max = max;

@@ -36,9 +36,7 @@ export function decodeUtf8(b: Uint8Array, pos: number, len: number): string | nu
  * pointer compare instead of a compare of their characters.
  */
 export function internalize<T extends string | null>(s: T): T {
-  if (s === null) return s;
-  const k = Object.keys({ [s]: 0 })[0];
-  return (k === s ? k : s) as T;
+  return s === null ? s : (Object.keys({ [s]: 0 })[0] as T);
 }
 
 export class Interner {

@@ -153,9 +153,9 @@ export class Metric {
       this.step(node, depth, level.modify === IDENTITY ? v : level.modify(String(v)), ev, seq);
     } else {
       // strlist: one child per distinct element
-      let distinct = 0;
-      for (let i = 0; i < v.length; i++) if (v.indexOf(v[i] as string) === i) distinct++;
       if (!inclusive) {
+        let distinct = 0;
+        for (let i = 0; i < v.length; i++) if (v.indexOf(v[i] as string) === i) distinct++;
         if (distinct === 0) {
           this.recordNode(node, ev);
           return;

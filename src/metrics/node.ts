@@ -6,7 +6,7 @@ import type { DistSnapshot, SnapshotDepth } from '../aggregate/types.js';
 import type { DeltaWriter } from '../merge/delta.js';
 import type { ChildKey, NodeSnapshot } from './types.js';
 
-/** Distributions lent out at most this many at a time beyond what is in use are kept for reuse. */
+/** Returned sets of distributions kept for reuse, at most (the rest are left to the garbage collector). */
 const POOL_MAX = 1024;
 
 /**
