@@ -9,23 +9,27 @@ import { newCounters } from '../engine/engine.js';
 import { trackedFields } from '../metrics/fields.js';
 import { OVERFLOW_NAME } from '../metrics/metric.js';
 import type { ChildKey, EngineCounters, EngineSnapshot, MetricSnapshot, NodeSnapshot } from '../metrics/types.js';
-import { DIST_HEADER, payloadLength, type FlatDelta } from './delta.js';
+import { CELL_HEADER, DIST_HEADER, payloadLength, type FlatDelta } from './delta.js';
 import { mergeCounters } from './merge.js';
 
 interface AccNode extends NodeSnapshot {
   dists: MergedDist[];
   children: AccNode[];
   index: Map<ChildKey, AccNode> | undefined;
+  /** null at a metric's root: a delta's own figures of a node are added up this chain */
+  parent: AccNode | null;
 }
 
 /**
  * One source's nodes of a metric (a shard worker's life, or the main
- * thread's own engine), by the uid the source's Metric gave them: null for a
- * node whose events are counted in an ancestor already (below an
- * `__overflow__` child, which is a leaf).
+ * thread's own engine), by the uid the source's Metric gave them. A source
+ * node below an `__overflow__` child (a leaf here) is counted in that
+ * overflow child: `folded` says so (its figures go there, unless they are
+ * an inclusive node's that its parent holds already).
  */
 interface SourceTable {
   nodes: (AccNode | null)[];
+  folded: boolean[];
 }
 
 interface AccMetric extends MetricSnapshot {
@@ -39,10 +43,10 @@ interface AccMetric extends MetricSnapshot {
 const NO_CHILDREN: AccNode[] = [];
 Object.freeze(NO_CHILDREN);
 
-function newNode(name: string, key: ChildKey, firstSeq: number, nDists: number): AccNode {
+function newNode(name: string, key: ChildKey, firstSeq: number, nDists: number, parent: AccNode | null): AccNode {
   const dists: MergedDist[] = new Array(nDists);
   for (let i = 0; i < nDists; i++) dists[i] = new MergedDist();
-  return { name, key, firstSeq, count: 0, dists, children: NO_CHILDREN, index: undefined };
+  return { name, key, firstSeq, count: 0, dists, children: NO_CHILDREN, index: undefined, parent };
 }
 
 function childOf(node: AccNode, key: ChildKey): AccNode | undefined {
@@ -78,7 +82,7 @@ function addDists(target: AccNode, src: NodeSnapshot): void {
 function tableOf(m: AccMetric, source: number): SourceTable {
   let t = m.tables.get(source);
   if (t === undefined) {
-    t = { nodes: [m.root] };
+    t = { nodes: [m.root], folded: [false] };
     m.tables.set(source, t);
   }
   return t;
@@ -89,6 +93,28 @@ function skipDist(c: Float64Array, p: number): number {
   if (c[p] === 0) return p + 1;
   const len = c[p + 7] as number;
   return p + 1 + DIST_HEADER + payloadLength(c[p + 6] as number, len);
+}
+
+/**
+ * Adds the `nd` dists of a cell (at `p`) into `node`, and when `up` into
+ * every ancestor of it too; returns where the cell ends.
+ */
+function addCell(m: AccMetric, node: AccNode, up: boolean, c: Float64Array, p: number, nd: number): number {
+  const n = c[p] as number;
+  // the source's own overflow child, or a sub-metric the cap folded into ours
+  if (node.key === null) m.overflow += n;
+  let end = p;
+  for (let x: AccNode | null = node; x !== null; x = up ? x.parent : null) {
+    x.count += n;
+    const dists = x.dists;
+    let q = p;
+    for (let j = 0; j < nd; j++) {
+      const d = dists[j];
+      q = d === undefined ? skipDist(c, q) : d.addFlat(c, q);
+    }
+    end = q;
+  }
+  return end;
 }
 
 function zero(node: AccNode): void {
@@ -107,7 +133,7 @@ export class Accumulator {
   }
 
   addMetric(id: number, def: MetricDef, maxSub: number): void {
-    const root = newNode(def.name, def.name, 0, 1 + trackedFields(def).length);
+    const root = newNode(def.name, def.name, 0, 1 + trackedFields(def).length, null);
     this.metrics.push({ id, def, root, overflow: 0, subMetrics: 0, maxSub, tables: new Map() });
   }
 
@@ -144,22 +170,16 @@ export class Accumulator {
         t = m === undefined ? undefined : tableOf(m, source);
       }
       const uid = c[p + 1] as number;
-      const nd = c[p + 2] as number;
-      p += 3;
+      const up = c[p + 2] === 1;
+      const nd = c[p + 3] as number;
+      p += CELL_HEADER;
       const node = t === undefined ? null : (t.nodes[uid] ?? null);
-      if (node === null) {
+      // unknown, or an inclusive node folded into the overflow child its parent's figures go to already
+      if (node === null || (!up && (t as SourceTable).folded[uid] === true)) {
         for (let j = 0; j < nd; j++) p = skipDist(c, p);
         continue;
       }
-      const n = c[p] as number;
-      node.count += n;
-      // the source's own overflow child, or a sub-metric the cap folded into ours
-      if (node.key === null) (m as AccMetric).overflow += n;
-      const dists = node.dists;
-      for (let j = 0; j < nd; j++) {
-        const d = dists[j];
-        p = d === undefined ? skipDist(c, p) : d.addFlat(c, p);
-      }
+      p = addCell(m as AccMetric, node, up, c, p, nd);
     }
   }
 
@@ -177,9 +197,14 @@ export class Accumulator {
   /** Node `uid` of a source, created under its parent `parentUid`: matched to ours by key, or made. */
   private born(m: AccMetric, t: SourceTable, uid: number, parentUid: number, firstSeq: number, key: ChildKey, name: string): void {
     const parent = t.nodes[parentUid];
-    // below an overflow child (a leaf, maybe a folded newcomer): counted in that ancestor already
-    if (parent === undefined || parent === null || parent.key === null) {
+    if (parent === undefined || parent === null) {
       t.nodes[uid] = null;
+      return;
+    }
+    // below an overflow child (a leaf, maybe a folded newcomer): counted in it
+    if (parent.key === null) {
+      t.nodes[uid] = parent;
+      t.folded[uid] = true;
       return;
     }
     let node = childOf(parent, key);
@@ -188,11 +213,11 @@ export class Accumulator {
         // the cap holds across sources too: the newcomer is counted in the overflow child
         node = childOf(parent, null);
         if (node === undefined) {
-          node = newNode(OVERFLOW_NAME, null, firstSeq, parent.dists.length);
+          node = newNode(OVERFLOW_NAME, null, firstSeq, parent.dists.length, parent);
           insertChild(parent, node);
         }
       } else {
-        node = newNode(name, key, firstSeq, parent.dists.length);
+        node = newNode(name, key, firstSeq, parent.dists.length, parent);
         insertChild(parent, node);
         if (key !== null) m.subMetrics++;
       }
@@ -203,6 +228,7 @@ export class Accumulator {
       insertChild(parent, node);
     }
     t.nodes[uid] = node;
+    t.folded[uid] = false;
   }
 
   private mergeNode(m: AccMetric, target: AccNode, src: NodeSnapshot): void {
@@ -215,14 +241,14 @@ export class Accumulator {
           // the cap holds across shards too: fold the newcomer into the overflow child
           t = childOf(target, null);
           if (t === undefined) {
-            t = newNode(OVERFLOW_NAME, null, c.firstSeq, target.dists.length);
+            t = newNode(OVERFLOW_NAME, null, c.firstSeq, target.dists.length, target);
             insertChild(target, t);
           }
           m.overflow += c.count;
           addDists(t, c);
           continue;
         }
-        t = newNode(c.name, c.key, c.firstSeq, target.dists.length);
+        t = newNode(c.name, c.key, c.firstSeq, target.dists.length, target);
         insertChild(target, t);
         if (c.key !== null) m.subMetrics++;
       } else if (c.firstSeq < t.firstSeq) {

@@ -18,11 +18,17 @@
  *   | metricId | uid | parentUid | firstSeq |   with keys[i] and names[i]
  *   +----------+-----+-----------+----------+
  *
- * `cells` (Float64Array), per node recorded into since the last delta:
+ * `cells` (Float64Array), per node that recorded events since the last
+ * delta (its own figures: the events recorded at it, not its children's):
  *
- *   +----------+-----+--------+------------+-----+------------+
- *   | metricId | uid | nDists | dist 0 ... |     | dist n - 1 |
- *   +----------+-----+--------+------------+-----+------------+
+ *   +----------+-----+----+--------+------------+-----+------------+
+ *   | metricId | uid | up | nDists | dist 0 ... |     | dist n - 1 |
+ *   +----------+-----+----+--------+------------+-----+------------+
+ *
+ *   up = 1: the figures are added to the node and to every ancestor (a
+ *           node that is not inclusive, or the top of an inclusive subtree);
+ *   up = 0: to the node only (inclusive, like its parent, which recorded
+ *           the same events itself).
  *
  *   a dist:  count = 0:  | 0 |
  *            otherwise:  | count | sum | min | max | mean | m2 | kind | n | payload |
@@ -32,12 +38,17 @@
  *
  * The node's own count is its dist 0's (duration is recorded for every event);
  * the events of an `__overflow__` child (key null) are the metric's overflow.
+ * Shipping each node's own figures, not rolled-up ones, keeps a delta to one
+ * entry per recorded value (5 on the benchmark config) instead of one per
+ * value and level (14).
  */
 import type { ChildKey, EngineCounters } from '../metrics/types.js';
 
 export const KIND_RAW = 1;
 export const KIND_BUCKETS = 2;
 export const KIND_INDICES = 3;
+/** numbers of a node's cell before its dists: metricId, uid, up, nDists */
+export const CELL_HEADER = 4;
 /** numbers of a dist's header after its count: sum, min, max, mean, m2, kind, n */
 export const DIST_HEADER = 7;
 

@@ -113,8 +113,9 @@ export class Metric {
   /**
    * Records the event at the node where it stops (a leaf, or a level it has
    * no child at), and at every inclusive node on its way: the figures of the
-   * nodes above are added up from their children's when read (rollUp,
-   * MetricNode.snapshot), not recorded event by event.
+   * nodes above are added up from their children's when read
+   * (MetricNode.snapshot, and on the main thread as each delta is folded),
+   * not recorded event by event.
    */
   private descend(node: MetricNode, depth: number, ev: TallyEvent, seq: number): void {
     const inclusive = node.inclusive;
@@ -176,7 +177,9 @@ export class Metric {
   /**
    * Adds the figures of the children recorded into since the last delta
    * into `node`'s, depth first: then every node of that part of the tree
-   * holds its whole figures (an inclusive node does already).
+   * holds its whole figures (an inclusive node does already). Done when a
+   * node becomes inclusive (its children's figures of this delta are then
+   * its own too).
    */
   private rollUp(node: MetricNode): void {
     if (node.inclusive) return;
@@ -253,10 +256,8 @@ export class Metric {
       this.fresh = [];
       this.freshParents = [];
     }
-    if (this.root.dirty) {
-      this.rollUp(this.root);
-      this.root.writeDelta(w, this.id, this.pool);
-    }
+    // each node's own figures: the main thread adds them up the tree (src/merge/accumulator.ts)
+    if (this.root.dirty) this.root.writeDelta(w, this.id, this.pool, false);
   }
 
   snapshot(depth: SnapshotDepth): MetricSnapshot {

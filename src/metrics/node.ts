@@ -94,23 +94,27 @@ export class MetricNode {
   /**
    * Writes what was recorded since the last delta into `w` (the cells of a
    * flat delta, src/merge/delta.ts), this node and then its dirty children,
-   * and zeroes them: the shard ships it to the main thread. The zeroed
-   * distributions go back to `pool`.
+   * and zeroes them: the shard ships it to the main thread. A node's cell
+   * holds its own figures only (the events recorded at it), flagged `up`
+   * when they are to be added to its ancestors' too: unless it and its
+   * parent are both inclusive (then the parent holds them already). A node
+   * that recorded nothing writes no cell. The zeroed distributions go back
+   * to `pool`.
    */
-  writeDelta(w: DeltaWriter, metricId: number, pool: DistPool): void {
+  writeDelta(w: DeltaWriter, metricId: number, pool: DistPool, parentInclusive: boolean): void {
     const dists = this.dists;
-    w.push(metricId);
-    w.push(this.uid);
-    w.push(this.nDists);
-    if (dists === null) for (let i = 0; i < this.nDists; i++) w.push(0);
-    else {
+    if (dists !== null) {
+      w.push(metricId);
+      w.push(this.uid);
+      w.push(this.inclusive && parentInclusive ? 0 : 1);
+      w.push(this.nDists);
       for (let i = 0; i < dists.length; i++) (dists[i] as Distribution).writeDelta(w);
       this.dists = null;
       pool.release(dists);
     }
     const kids = this.dirtyKids;
     if (kids !== null) {
-      for (let i = 0; i < kids.length; i++) (kids[i] as MetricNode).writeDelta(w, metricId, pool);
+      for (let i = 0; i < kids.length; i++) (kids[i] as MetricNode).writeDelta(w, metricId, pool, this.inclusive);
       kids.length = 0;
     }
     this.dirty = false;

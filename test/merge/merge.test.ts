@@ -127,7 +127,11 @@ describe('merging shard states', () => {
   });
 
   it('keeps the sub-metric cap across shards: every event counted once, named or in __overflow__', () => {
-    const capped = parseConfigText(`max_sub_metrics = 4\n${MIXED_CONFIG}`, 'capped.conf');
+    // cmd_tags: a cmd_name the cap folds into __overflow__ on the main thread, whose tags below fan one event out
+    const capped = parseConfigText(
+      `max_sub_metrics = 4\n${MIXED_CONFIG}\nmetric cmd_tags {\n  filter = tags=*\n  group_by = cmd_name tags\n}\n`,
+      'capped.conf',
+    );
     const rootOf = (s: EngineSnapshot, name: string): NodeSnapshot => (s.metrics.find((m) => m.def.name === name) as MetricSnapshot).root;
     const overflowCount = (n: NodeSnapshot): number => (n.key === null ? n.count : 0) + n.children.reduce((a, c) => a + overflowCount(c), 0);
     fc.assert(
@@ -153,8 +157,11 @@ describe('merging shard states', () => {
           expect(m.overflow).toBe(overflowCount(root));
         }
         // every imap command has a cmd_name: the first level's children hold every event of the root
-        const imap = rootOf(got, 'imap_command');
-        expect(imap.children.reduce((a, c) => a + c.count, 0)).toBe(imap.count);
+        for (const name of ['imap_command', 'cmd_tags']) {
+          const root = rootOf(got, name);
+          expect(root.children.reduce((a, c) => a + c.count, 0)).toBe(root.count);
+          expect(root.dists[0]?.sum).toBe(rootOf(want, name).dists[0]?.sum);
+        }
       }),
       { numRuns: 100 },
     );
