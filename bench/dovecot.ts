@@ -8,11 +8,11 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULTS, runDovecotBench, type BenchResult, type Side } from './dovecot/index.js';
 
-const USAGE = `usage: npm run bench:dovecot -- [--events N] [--runs R] [--shards N] [--warmup B] [--json] [--skip-tallyd] [--skip-dovecot] [--skip-writer]
+const USAGE = `usage: npm run bench:dovecot -- [--events N] [--runs R] [--shards N] [--warmup B|all] [--json] [--skip-tallyd] [--skip-dovecot] [--skip-writer]
   --events N      events per run (default ${DEFAULTS.events})
   --runs R        runs, alternating which server goes first (default ${DEFAULTS.runs})
   --shards N      tallyd's shards (default ${DEFAULTS.shards})
-  --warmup B      batches tallyd gets, then resets, before it is measured (default ${DEFAULTS.warmupBatches}; 0: none)
+  --warmup B|all  batches tallyd gets, then resets, before it is measured (default all: the whole workload once; 0: none)
   --json          the result as JSON on stdout
 `;
 
@@ -77,7 +77,7 @@ async function main(): Promise<number> {
     events: int(values.events, DEFAULTS.events, 'events'),
     runs: int(values.runs, DEFAULTS.runs, 'runs'),
     shards: int(values.shards, DEFAULTS.shards, 'shards'),
-    warmupBatches: values.warmup === '0' ? 0 : int(values.warmup, DEFAULTS.warmupBatches, 'warmup'),
+    warmupBatches: values.warmup === '0' ? 0 : values.warmup === 'all' ? Infinity : int(values.warmup, DEFAULTS.warmupBatches, 'warmup'),
     dovecot: !values['skip-dovecot'],
     tallyd: !values['skip-tallyd'],
     tallydWriter: !values['skip-writer'],
