@@ -120,6 +120,36 @@ function templateMs(series: number): number {
   return median(times.slice(1));
 }
 
+/**
+ * Resident memory per sparse sub-metric, on a server of its own: RSS after
+ * the same warm-up load as the throughput server, then after each prefill,
+ * with nothing else in between (a scrape in between would add the heap it
+ * grew to the figure). The growth from the first prefill to the last,
+ * divided by the series added.
+ */
+async function measureMemory(o: E2eOptions, result: E2eResult): Promise<void> {
+  o.log(`tallyd serve --shards ${o.shards} (memory)`);
+  const server = await TallydServer.start(o.shards, 10 * 60 * 1000, o.nativeFree);
+  try {
+    await runLoad({ url: server.url, transport: 'http', seconds: 2 });
+    await sleep(500);
+    result.memory.push({ series: 0, rss: server.rss() });
+    for (const n of o.series) {
+      o.log(`prefill: ${n} series (3 values each), then RSS`);
+      await server.prefill(n);
+      await sleep(500);
+      result.memory.push({ series: n, rss: server.rss() });
+    }
+  } finally {
+    await server.stop();
+    closeClient();
+  }
+  const m = result.memory;
+  const a = m[1];
+  const b = m[m.length - 1];
+  if (a !== undefined && b !== undefined && b.series > a.series) result.residentPerSubMetric = (b.rss - a.rss) / (b.series - a.series);
+}
+
 export async function runE2e(o: E2eOptions): Promise<E2eResult> {
   if (!loadAvailable()) throw new Error('`tallyd load` is not built (dist/src/cli/load.js): run npm run build once src/cli/load.ts is in');
   const refOpts = { users: 1000, seed: 1, pool: 64 };
@@ -161,13 +191,9 @@ export async function runE2e(o: E2eOptions): Promise<E2eResult> {
     if (!o.throughputOnly) {
       const http = median(result.throughput.filter((x) => x.transport === 'http').map((x) => x.load.acceptedPerSec));
       const half = Math.round((Number.isFinite(http) ? http : 100_000) / 2);
-      await sleep(500);
-      result.memory.push({ series: 0, rss: server.rss() });
       for (const n of o.series) {
         o.log(`prefill: ${n} series (3 values each)`);
         await server.prefill(n);
-        await sleep(500);
-        result.memory.push({ series: n, rss: server.rss() });
         o.log(`scrape /metrics at ${n} series while ingesting ${si(half)} events/s (${o.scrapeSeconds} s)`);
         result.scrapes.push(await scrapeUnderLoad(server, half, o.scrapeSeconds));
         result.template.push({ series: n, ms: templateMs(n) });
@@ -177,16 +203,13 @@ export async function runE2e(o: E2eOptions): Promise<E2eResult> {
         o.log(`scrape /metrics at ${last} series, idle (${Math.min(8, o.scrapeSeconds)} s)`);
         result.scrapes.push(await scrapeUnderLoad(server, 0, Math.min(8, o.scrapeSeconds)));
       }
-      const m = result.memory;
-      const a = m[1];
-      const b = m[m.length - 1];
-      if (a !== undefined && b !== undefined && b.series > a.series) result.residentPerSubMetric = (b.rss - a.rss) / (b.series - a.series);
     }
   } finally {
     o.log('stopping tallyd serve');
     await server.stop();
     closeClient();
   }
+  if (!o.throughputOnly) await measureMemory(o, result);
   computeRatios(result);
   return result;
 }

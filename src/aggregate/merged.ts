@@ -3,71 +3,108 @@
  * (docs/contract.md §6). Adding a shard delta costs the delta's size, not the
  * accumulated state's: up to INLINE_MAX values it keeps every value, past
  * that a dense counts array of the fixed geometry, added into in place. It
- * reads as a DistSnapshot (exporters call statOf on it); its `hist` is built
- * on demand and cached until the next change.
+ * reads as a DistSnapshot (exporters call statOf on it); a dense one's `hist`
+ * is built on demand and cached until the next change.
+ *
+ * Most of the main thread's distributions are sparse (a sub-metric seen a
+ * few times), so a sparse one is small: one object of two fields and one
+ * array of doubles holding the moments and then the values,
+ *
+ *   s = [count, sum, min, max, mean, m2, value 0, value 1, ...]
+ *
+ * (a JS array of doubles stores them unboxed; six number fields would each
+ * point at a heap number). Everything a dense one needs more is in its
+ * DenseState, kept across a reset for the next promotion.
  */
 import { COUNTS_LENGTH, histValue, indexOfValue } from './geometry.js';
 import { DIST_HEADER, KIND_INDICES, KIND_RAW } from '../merge/delta.js';
-import { addMoments, addMomentsOf } from './merge.js';
+import { combinedM2, combinedMean } from './merge.js';
 import type { BucketsHist, DistHist, DistSnapshot } from './types.js';
 import { INLINE_MAX, valuesHist } from './values.js';
 
 const UINT32_MAX = 4294967295;
-/** the values of a distribution that holds none yet (never written to: addValues replaces it) */
-const NO_VALUES: number[] = [];
-Object.freeze(NO_VALUES);
 /** pending values folded at once, at most */
 const FOLD_AT = 16384;
 
-export class MergedDist implements DistSnapshot {
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  mean: number;
-  m2: number;
-  /** the values while count <= INLINE_MAX (unsorted), else null */
-  private vals: number[] | null;
-  /** the counts by counts-array index once count > INLINE_MAX, else null */
-  private dense: Float64Array | null;
-  /** kept across reset for reuse */
-  private spare: Float64Array | null;
-  private cached: DistHist | undefined;
+const COUNT = 0;
+const SUM = 1;
+const MIN = 2;
+const MAX = 3;
+const MEAN = 4;
+const M2 = 5;
+/** values start here */
+const VALUES = 6;
+
+/** the moments of a distribution that holds nothing yet (never written to: own() replaces it) */
+const ZERO: number[] = [0, 0, 0, 0, 0, 0];
+Object.freeze(ZERO);
+
+interface DenseState {
+  /** false after a reset: the counts (zero again) wait for the next promotion */
+  on: boolean;
+  /** counts by counts-array index */
+  counts: Float64Array;
   /**
-   * While dense: counts-array indices of values added since the last fold.
-   * Values from shard deltas are folded in bursts of up to FOLD_AT, so the
-   * counts they touch are in cache for the whole burst (added one delta at a
-   * time, nearly every value was a cache miss).
+   * Counts-array indices of values added since the last fold. Values from
+   * shard deltas are folded in bursts of up to FOLD_AT, so the counts they
+   * touch are in cache for the whole burst (added one delta at a time,
+   * nearly every value was a cache miss).
    */
-  private pend: Uint16Array | null;
-  private npend: number;
+  pend: Uint16Array | null;
+  npend: number;
+  cached: DistHist | undefined;
+}
+
+/** An array of `s`'s numbers with room for exactly `extra` more (a sparse sub-metric holds a few). */
+function withRoom(s: readonly number[], extra: number): number[] {
+  const out = new Array<number>(s.length + extra);
+  for (let i = 0; i < s.length; i++) out[i] = s[i] as number;
+  return out;
+}
+
+export class MergedDist implements DistSnapshot {
+  private s: number[];
+  /** the dense state while on, or kept for reuse; null before the first promotion */
+  private d: DenseState | null;
 
   constructor() {
-    this.count = 0;
-    this.sum = 0;
-    this.min = 0;
-    this.max = 0;
-    this.mean = 0;
-    this.m2 = 0;
-    this.vals = NO_VALUES;
-    this.dense = null;
-    this.spare = null;
-    this.cached = undefined;
-    this.pend = null;
-    this.npend = 0;
+    this.s = ZERO;
+    this.d = null;
+  }
+
+  get count(): number {
+    return this.s[COUNT] as number;
+  }
+  get sum(): number {
+    return this.s[SUM] as number;
+  }
+  get min(): number {
+    return this.s[MIN] as number;
+  }
+  get max(): number {
+    return this.s[MAX] as number;
+  }
+  get mean(): number {
+    return this.s[MEAN] as number;
+  }
+  get m2(): number {
+    return this.s[M2] as number;
+  }
+
+  private get isDense(): boolean {
+    return this.d !== null && this.d.on;
   }
 
   /** Adds a full snapshot or a shard delta (with its hist) into this one. */
   add(src: DistSnapshot): void {
     if (src.count === 0) return;
-    addMoments(this, src);
-    this.cached = undefined;
+    this.addMoments(src.count, src.sum, src.min, src.max, src.mean, src.m2);
     const h = src.hist as DistHist | undefined;
     if (h === undefined) return;
-    if (this.dense === null && this.count > INLINE_MAX) this.promote();
-    const dense = this.dense;
+    if (!this.isDense && this.count > INLINE_MAX) this.promote();
     if (h.kind === 'values') this.addValues(h.values, 0, h.values.length);
-    else if (dense !== null) {
+    else if (this.isDense) {
+      const dense = (this.d as DenseState).counts;
       const idx = h.index;
       const c = h.counts;
       for (let k = 0; k < idx.length; k++) {
@@ -84,18 +121,17 @@ export class MergedDist implements DistSnapshot {
   addFlat(c: Float64Array, p: number): number {
     const n = c[p] as number;
     if (n === 0) return p + 1;
-    addMomentsOf(this, n, c[p + 1] as number, c[p + 2] as number, c[p + 3] as number, c[p + 4] as number, c[p + 5] as number);
-    this.cached = undefined;
+    this.addMoments(n, c[p + 1] as number, c[p + 2] as number, c[p + 3] as number, c[p + 4] as number, c[p + 5] as number);
     const kind = c[p + 6] as number;
     const len = c[p + 7] as number;
     const q = p + 1 + DIST_HEADER;
     // buckets and indices come only from a shard that went dense within one delta: more than INLINE_MAX values
-    if (this.dense === null && (this.count > INLINE_MAX || kind !== KIND_RAW)) this.promote();
+    if (!this.isDense && (this.count > INLINE_MAX || kind !== KIND_RAW)) this.promote();
     if (kind === KIND_RAW) {
       this.addValues(c, q, q + len);
       return q + len;
     }
-    const d = this.dense as Float64Array;
+    const d = (this.d as DenseState).counts;
     if (kind === KIND_INDICES) {
       // one counts-array index per value: counted as they are
       const end = q + len;
@@ -113,104 +149,119 @@ export class MergedDist implements DistSnapshot {
     return end;
   }
 
+  /** The moments of a part (nb values) added by the parallel formula; a dense hist is stale from here. */
+  private addMoments(nb: number, sum: number, min: number, max: number, mean: number, m2: number): void {
+    let s = this.s;
+    if (s === ZERO) s = this.s = withRoom(ZERO, 0);
+    if (this.d !== null) this.d.cached = undefined;
+    const na = s[COUNT] as number;
+    if (na === 0) {
+      s[COUNT] = nb;
+      s[SUM] = sum;
+      s[MIN] = min;
+      s[MAX] = max;
+      s[MEAN] = mean;
+      s[M2] = m2;
+      return;
+    }
+    const ma = s[MEAN] as number;
+    s[M2] = combinedM2(na, ma, s[M2] as number, nb, mean, m2);
+    s[MEAN] = combinedMean(na, ma, nb, mean);
+    s[COUNT] = na + nb;
+    s[SUM] = (s[SUM] as number) + sum;
+    if (min < (s[MIN] as number)) s[MIN] = min;
+    if (max > (s[MAX] as number)) s[MAX] = max;
+  }
+
   /** Adds values v[from..to): into the dense counts (through the pending indices) once dense, else kept exactly. */
   private addValues(v: ArrayLike<number>, from: number, to: number): void {
-    if (this.dense !== null) {
-      let p = this.pend;
-      if (p === null) p = this.pend = new Uint16Array(FOLD_AT);
+    if (this.isDense) {
+      const d = this.d as DenseState;
+      let p = d.pend;
+      if (p === null) p = d.pend = new Uint16Array(FOLD_AT);
       for (let i = from; i < to; i++) {
-        if (this.npend === FOLD_AT) this.fold();
-        p[this.npend++] = indexOfValue(histValue(v[i] as number));
+        if (d.npend === FOLD_AT) this.fold(d);
+        p[d.npend++] = indexOfValue(histValue(v[i] as number));
       }
-    } else if (this.vals === NO_VALUES) {
-      // the first values: an array of their exact size (a sparse sub-metric holds a few)
-      const vals: number[] = new Array(to - from);
-      for (let i = from; i < to; i++) vals[i - from] = v[i] as number;
-      this.vals = vals;
-    } else {
-      const vals = this.vals as number[];
-      for (let i = from; i < to; i++) vals.push(v[i] as number);
+      return;
     }
+    let s = this.s;
+    if (s.length === VALUES) {
+      // the first values: an array of their exact size (a sparse sub-metric holds a few)
+      s = this.s = withRoom(s, to - from);
+      for (let i = from; i < to; i++) s[VALUES + i - from] = v[i] as number;
+    } else for (let i = from; i < to; i++) s.push(v[i] as number);
   }
 
   /** Adds the pending values into the dense counts. */
-  private fold(): void {
-    const d = this.dense as Float64Array;
-    const p = this.pend as Uint16Array;
-    const n = this.npend;
+  private fold(d: DenseState): void {
+    const c = d.counts;
+    const p = d.pend as Uint16Array;
+    const n = d.npend;
     for (let i = 0; i < n; i++) {
       const j = p[i] as number;
-      d[j] = (d[j] as number) + 1;
+      c[j] = (c[j] as number) + 1;
     }
-    this.npend = 0;
+    d.npend = 0;
   }
 
   private promote(): void {
-    // a spare array was zeroed by reset
-    const d = this.spare ?? new Float64Array(COUNTS_LENGTH);
-    this.spare = null;
-    const vals = this.vals as number[];
-    for (let i = 0; i < vals.length; i++) {
-      const j = indexOfValue(histValue(vals[i] as number));
-      d[j] = (d[j] as number) + 1;
+    // a kept dense state's counts were zeroed by reset
+    let d = this.d;
+    if (d === null) d = this.d = { on: true, counts: new Float64Array(COUNTS_LENGTH), pend: null, npend: 0, cached: undefined };
+    d.on = true;
+    const s = this.s;
+    const c = d.counts;
+    for (let i = VALUES; i < s.length; i++) {
+      const j = indexOfValue(histValue(s[i] as number));
+      c[j] = (c[j] as number) + 1;
     }
-    this.vals = null;
-    this.dense = d;
+    s.length = VALUES;
   }
 
-  /** The value distribution as a snapshot hist (undefined when empty). */
+  /** The value distribution as a snapshot hist (undefined when empty); a dense one's is cached until the next change. */
   get hist(): DistHist | undefined {
     if (this.count === 0) return undefined;
-    if (this.cached !== undefined) return this.cached;
-    let out: DistHist;
-    if (this.dense === null) {
-      out = valuesHist(Float64Array.from(this.vals as number[]).sort());
-    } else {
-      if (this.npend > 0) this.fold();
-      const d = this.dense;
-      const lo = indexOfValue(histValue(this.min));
-      const hi = indexOfValue(histValue(this.max));
-      let n = 0;
-      let big = false;
-      for (let i = lo; i <= hi; i++) {
-        if (d[i] !== 0) {
-          n++;
-          if ((d[i] as number) > UINT32_MAX) big = true;
-        }
+    if (!this.isDense) return valuesHist(Float64Array.from(this.s.slice(VALUES)).sort());
+    const ds = this.d as DenseState;
+    if (ds.cached !== undefined) return ds.cached;
+    if (ds.npend > 0) this.fold(ds);
+    const d = ds.counts;
+    const lo = indexOfValue(histValue(this.min));
+    const hi = indexOfValue(histValue(this.max));
+    let n = 0;
+    let big = false;
+    for (let i = lo; i <= hi; i++) {
+      if (d[i] !== 0) {
+        n++;
+        if ((d[i] as number) > UINT32_MAX) big = true;
       }
-      const index = new Uint16Array(n);
-      const counts = big ? new Float64Array(n) : new Uint32Array(n);
-      let k = 0;
-      for (let i = lo; i <= hi; i++) {
-        const x = d[i] as number;
-        if (x !== 0) {
-          index[k] = i;
-          counts[k++] = x;
-        }
-      }
-      out = { kind: 'hdr', index, counts } satisfies BucketsHist;
     }
-    this.cached = out;
+    const index = new Uint16Array(n);
+    const counts = big ? new Float64Array(n) : new Uint32Array(n);
+    let k = 0;
+    for (let i = lo; i <= hi; i++) {
+      const x = d[i] as number;
+      if (x !== 0) {
+        index[k] = i;
+        counts[k++] = x;
+      }
+    }
+    const out: BucketsHist = { kind: 'hdr', index, counts };
+    ds.cached = out;
     return out;
   }
 
-  /** Zeroes every figure (the dense array is kept for reuse, zeroed where it can be non-zero). */
+  /** Zeroes every figure (the dense counts are kept for reuse, zeroed where they can be non-zero). */
   reset(): void {
-    const d = this.dense;
-    if (d !== null) {
+    const d = this.d;
+    if (d !== null && d.on) {
       // every non-zero count lies between the indices of min and max
-      d.fill(0, indexOfValue(histValue(this.min)), indexOfValue(histValue(this.max)) + 1);
-      this.spare = d;
+      d.counts.fill(0, indexOfValue(histValue(this.min)), indexOfValue(histValue(this.max)) + 1);
+      d.on = false;
+      d.npend = 0;
+      d.cached = undefined;
     }
-    this.count = 0;
-    this.sum = 0;
-    this.min = 0;
-    this.max = 0;
-    this.mean = 0;
-    this.m2 = 0;
-    this.dense = null;
-    this.npend = 0;
-    this.vals = NO_VALUES;
-    this.cached = undefined;
+    this.s = ZERO;
   }
 }

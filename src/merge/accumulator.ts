@@ -43,10 +43,35 @@ interface AccMetric extends MetricSnapshot {
 const NO_CHILDREN: AccNode[] = [];
 Object.freeze(NO_CHILDREN);
 
+class Node implements AccNode {
+  readonly name: string;
+  readonly key: ChildKey;
+  firstSeq: number;
+  readonly dists: MergedDist[];
+  children: AccNode[];
+  index: Map<ChildKey, AccNode> | undefined;
+  readonly parent: AccNode | null;
+
+  constructor(name: string, key: ChildKey, firstSeq: number, nDists: number, parent: AccNode | null) {
+    const dists: MergedDist[] = new Array(nDists);
+    for (let i = 0; i < nDists; i++) dists[i] = new MergedDist();
+    this.name = name;
+    this.key = key;
+    this.firstSeq = firstSeq;
+    this.dists = dists;
+    this.children = NO_CHILDREN;
+    this.index = undefined;
+    this.parent = parent;
+  }
+
+  /** its events: its duration's count (duration is recorded for every event) */
+  get count(): number {
+    return (this.dists[0] as MergedDist).count;
+  }
+}
+
 function newNode(name: string, key: ChildKey, firstSeq: number, nDists: number, parent: AccNode | null): AccNode {
-  const dists: MergedDist[] = new Array(nDists);
-  for (let i = 0; i < nDists; i++) dists[i] = new MergedDist();
-  return { name, key, firstSeq, count: 0, dists, children: NO_CHILDREN, index: undefined, parent };
+  return new Node(name, key, firstSeq, nDists, parent);
 }
 
 function childOf(node: AccNode, key: ChildKey): AccNode | undefined {
@@ -71,7 +96,6 @@ function insertChild(node: AccNode, child: AccNode): void {
 }
 
 function addDists(target: AccNode, src: NodeSnapshot): void {
-  target.count += src.count;
   for (let i = 0; i < target.dists.length; i++) {
     const s = src.dists[i];
     if (s !== undefined) (target.dists[i] as MergedDist).add(s);
@@ -105,7 +129,6 @@ function addCell(m: AccMetric, node: AccNode, up: boolean, c: Float64Array, p: n
   if (node.key === null) m.overflow += n;
   let end = p;
   for (let x: AccNode | null = node; x !== null; x = up ? x.parent : null) {
-    x.count += n;
     const dists = x.dists;
     let q = p;
     for (let j = 0; j < nd; j++) {
@@ -118,7 +141,6 @@ function addCell(m: AccMetric, node: AccNode, up: boolean, c: Float64Array, p: n
 }
 
 function zero(node: AccNode): void {
-  node.count = 0;
   for (let i = 0; i < node.dists.length; i++) (node.dists[i] as MergedDist).reset();
   for (const c of node.children) zero(c);
 }

@@ -81,7 +81,7 @@ export class Metric {
     this.nDists = 1 + tracked.length;
     this.compat23 = opts.compat === '2.3';
     this.maxSub = opts.maxSubMetrics;
-    this.root = new MetricNode(def.name, def.name, 0, this.nDists, 0, 0);
+    this.root = new MetricNode(def.name, def.name, 0, 0, 0);
     this.pool = new DistPool(this.nDists);
     this.nextUid = 1;
     this.fresh = [];
@@ -201,7 +201,7 @@ export class Metric {
     const stack = [node];
     for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
       n.inclusive = true;
-      if (n.children !== null) for (const c of n.children) stack.push(c);
+      for (const c of n.children()) stack.push(c);
       if (n.overflow !== null) stack.push(n.overflow);
     }
   }
@@ -215,17 +215,19 @@ export class Metric {
   private create(parent: MetricNode, key: ChildKey, rawName: string, seq: number): MetricNode {
     if (this.subMetrics >= this.maxSub) {
       this.overflowEvents++;
-      if (parent.overflow === null) {
-        parent.overflow = new MetricNode(OVERFLOW_NAME, null, seq, this.nDists, parent.budget, this.nextUid++);
-        parent.overflow.inclusive = parent.inclusive;
-        this.born(parent, parent.overflow);
+      let o = parent.overflow;
+      if (o === null) {
+        o = new MetricNode(OVERFLOW_NAME, null, seq, parent.budget, this.nextUid++);
+        o.inclusive = parent.inclusive;
+        parent.setOverflow(o);
+        this.born(parent, o);
       }
-      return parent.overflow;
+      return o;
     }
     let name = sanitizeName(rawName);
     if (this.compat23) name = truncateCodePoints(name, COMPAT23_NAME_CPS);
     else name = truncateCodePoints(name, NAME_BUDGET - parent.budget);
-    const node = new MetricNode(name, key, seq, this.nDists, parent.budget + utf8Length(name), this.nextUid++);
+    const node = new MetricNode(name, key, seq, parent.budget + utf8Length(name), this.nextUid++);
     node.inclusive = parent.inclusive;
     parent.addChild(node);
     this.born(parent, node);
@@ -261,6 +263,6 @@ export class Metric {
   }
 
   snapshot(depth: SnapshotDepth): MetricSnapshot {
-    return { def: this.def, root: this.root.snapshot(depth), overflow: this.overflowEvents, subMetrics: this.subMetrics };
+    return { def: this.def, root: this.root.snapshot(depth, this.nDists), overflow: this.overflowEvents, subMetrics: this.subMetrics };
   }
 }

@@ -37,6 +37,28 @@ export class DistPool {
 /** read as the figures of a node that holds none */
 const EMPTY = new Distribution();
 
+/** A node's children, made with its first child (most nodes are leaves: they have none). */
+class Kids {
+  /** by key, in creation order (a Map iterates in insertion order: no array of them besides) */
+  readonly index = new Map<ChildKey, MetricNode>();
+  /** children of a quantized level by bucket index (the same nodes as `children`) */
+  buckets: (MetricNode | undefined)[] | null = null;
+  overflow: MetricNode | null = null;
+  /** children that became dirty since the last delta, in the order they did */
+  readonly dirty: MetricNode[] = [];
+}
+
+const NO_KIDS: ReadonlyMap<ChildKey, MetricNode> = new Map();
+
+const INCLUSIVE = 1;
+const DIRTY = 2;
+
+/**
+ * A node keeps what every node needs in its own fields and its children in
+ * a Kids made with the first one, its two flags in one number: a sparse
+ * leaf between deltas is 8 fields (about 90 B of heap with its Map entry's
+ * share left out).
+ */
 export class MetricNode {
   readonly name: string;
   readonly key: ChildKey;
@@ -45,50 +67,70 @@ export class MetricNode {
   readonly uid: number;
   /** index 0: duration; i: fields[i - 1]; null while the node holds no figures (DistPool) */
   dists: Distribution[] | null;
-  readonly nDists: number;
   /** bytes of the names of every ancestor sub-metric and this one (2.4 budget) */
   readonly budget: number;
-  children: MetricNode[] | null;
-  index: Map<ChildKey, MetricNode> | null;
-  /** children of a quantized level by bucket index (the same nodes as `children`) */
-  buckets: (MetricNode | undefined)[] | null;
-  overflow: MetricNode | null;
-  /**
-   * Whether this node's distributions hold every event that reached it.
-   * Otherwise (the common case) they hold only the events that stopped here,
-   * and its figures are its own and its children's together (Metric.rollUp;
-   * snapshot adds them up). A node becomes inclusive, with all its subtree,
-   * when one event reaches several of its children (a string list).
-   */
-  inclusive: boolean;
-  /** on the path of an event recorded since the last delta was taken */
-  dirty: boolean;
-  /** children that became dirty since the last delta, in the order they did */
-  dirtyKids: MetricNode[] | null;
+  private kids: Kids | null;
+  private flags: number;
 
-  constructor(name: string, key: ChildKey, firstSeq: number, nDists: number, budget: number, uid = 0) {
+  constructor(name: string, key: ChildKey, firstSeq: number, budget: number, uid = 0) {
     this.name = name;
     this.key = key;
     this.firstSeq = firstSeq;
     this.uid = uid;
     this.budget = budget;
-    this.nDists = nDists;
     this.dists = null;
-    this.children = null;
-    this.index = null;
-    this.buckets = null;
-    this.overflow = null;
-    this.inclusive = false;
-    this.dirty = false;
-    this.dirtyKids = null;
+    this.kids = null;
+    this.flags = 0;
+  }
+
+  /**
+   * Whether this node's distributions hold every event that reached it.
+   * Otherwise (the common case) they hold only the events that stopped here,
+   * and its figures are its own and its children's together (snapshot adds
+   * them up; the main thread as it folds deltas). A node becomes inclusive,
+   * with all its subtree, when one event reaches several of its children (a
+   * string list).
+   */
+  get inclusive(): boolean {
+    return (this.flags & INCLUSIVE) !== 0;
+  }
+  set inclusive(on: boolean) {
+    this.flags = on ? this.flags | INCLUSIVE : this.flags & ~INCLUSIVE;
+  }
+
+  /** on the path of an event recorded since the last delta was taken */
+  get dirty(): boolean {
+    return (this.flags & DIRTY) !== 0;
+  }
+  set dirty(on: boolean) {
+    this.flags = on ? this.flags | DIRTY : this.flags & ~DIRTY;
+  }
+
+  /** the children, in creation order (none: an empty iterator) */
+  children(): IterableIterator<MetricNode> {
+    return (this.kids === null ? NO_KIDS : this.kids.index).values();
+  }
+
+  /** the `__overflow__` child (null: none) */
+  get overflow(): MetricNode | null {
+    return this.kids === null ? null : this.kids.overflow;
+  }
+
+  /** children that became dirty since the last delta (null: none ever) */
+  get dirtyKids(): MetricNode[] | null {
+    return this.kids === null ? null : this.kids.dirty;
+  }
+
+  private ownKids(): Kids {
+    if (this.kids === null) this.kids = new Kids();
+    return this.kids;
   }
 
   /** Marks `kid` dirty (it is about to be recorded into). */
   touch(kid: MetricNode): void {
-    if (kid.dirty) return;
-    kid.dirty = true;
-    if (this.dirtyKids === null) this.dirtyKids = [kid];
-    else this.dirtyKids.push(kid);
+    if ((kid.flags & DIRTY) !== 0) return;
+    kid.flags |= DIRTY;
+    (this.kids as Kids).dirty.push(kid);
   }
 
   /**
@@ -103,62 +145,71 @@ export class MetricNode {
    */
   writeDelta(w: DeltaWriter, metricId: number, pool: DistPool, parentInclusive: boolean): void {
     const dists = this.dists;
+    const inclusive = (this.flags & INCLUSIVE) !== 0;
     if (dists !== null) {
       w.push(metricId);
       w.push(this.uid);
-      w.push(this.inclusive && parentInclusive ? 0 : 1);
-      w.push(this.nDists);
+      w.push(inclusive && parentInclusive ? 0 : 1);
+      w.push(dists.length);
       for (let i = 0; i < dists.length; i++) (dists[i] as Distribution).writeDelta(w);
       this.dists = null;
       pool.release(dists);
     }
-    const kids = this.dirtyKids;
-    if (kids !== null) {
-      for (let i = 0; i < kids.length; i++) (kids[i] as MetricNode).writeDelta(w, metricId, pool, this.inclusive);
+    const k = this.kids;
+    if (k !== null) {
+      const kids = k.dirty;
+      for (let i = 0; i < kids.length; i++) (kids[i] as MetricNode).writeDelta(w, metricId, pool, inclusive);
       kids.length = 0;
     }
-    this.dirty = false;
+    this.flags &= ~DIRTY;
   }
 
   child(key: ChildKey): MetricNode | undefined {
-    return this.index === null ? undefined : this.index.get(key);
+    return this.kids === null ? undefined : this.kids.index.get(key);
   }
 
   /** the child for bucket `i` of a quantized level */
   bucket(i: number): MetricNode | undefined {
-    const b = this.buckets;
+    const b = this.kids === null ? null : this.kids.buckets;
     return b === null ? undefined : b[i];
   }
 
   /** registers `node` (already a child) as the one for bucket `i` */
   setBucket(i: number, node: MetricNode): void {
-    if (this.buckets === null) this.buckets = [];
-    while (this.buckets.length < i) this.buckets.push(undefined);
-    this.buckets[i] = node;
+    const k = this.ownKids();
+    if (k.buckets === null) k.buckets = [];
+    while (k.buckets.length < i) k.buckets.push(undefined);
+    k.buckets[i] = node;
   }
 
   addChild(node: MetricNode): void {
-    if (this.children === null) {
-      this.children = [];
-      this.index = new Map();
-    }
-    this.children.push(node);
-    (this.index as Map<ChildKey, MetricNode>).set(node.key, node);
+    this.ownKids().index.set(node.key, node);
+  }
+
+  /** makes `node` this node's `__overflow__` child */
+  setOverflow(node: MetricNode): void {
+    this.ownKids().overflow = node;
   }
 
   reset(): void {
     const dists = this.dists;
     if (dists !== null) for (let i = 0; i < dists.length; i++) (dists[i] as Distribution).reset();
-    if (this.children !== null) for (const c of this.children) c.reset();
-    if (this.overflow !== null) this.overflow.reset();
+    const k = this.kids;
+    if (k === null) return;
+    for (const c of k.index.values()) c.reset();
+    if (k.overflow !== null) k.overflow.reset();
   }
 
-  snapshot(depth: SnapshotDepth): NodeSnapshot {
+  /** `nDists`: its metric's distributions per node (a node holding none reads as that many empty ones) */
+  snapshot(depth: SnapshotDepth, nDists: number): NodeSnapshot {
     const dists: DistSnapshot[] = [];
-    for (let i = 0; i < this.nDists; i++) dists.push((this.dists?.[i] ?? EMPTY).snapshot(depth));
+    for (let i = 0; i < nDists; i++) dists.push((this.dists?.[i] ?? EMPTY).snapshot(depth));
     const children: NodeSnapshot[] = [];
-    if (this.children !== null) for (const c of this.children) children.push(c.snapshot(depth));
-    if (this.overflow !== null) children.push(this.overflow.snapshot(depth));
+    const k = this.kids;
+    if (k !== null) {
+      for (const c of k.index.values()) children.push(c.snapshot(depth, nDists));
+      if (k.overflow !== null) children.push(k.overflow.snapshot(depth, nDists));
+    }
     // its own events and its children's (whole already when inclusive)
     if (!this.inclusive) for (const c of children) for (let i = 0; i < dists.length; i++) mergeInto(dists[i] as DistSnapshot, c.dists[i] as DistSnapshot);
     return { name: this.name, key: this.key, firstSeq: this.firstSeq, count: dists[0]?.count ?? 0, dists, children };
