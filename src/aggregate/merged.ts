@@ -39,6 +39,30 @@ const VALUES = 6;
 const ZERO: number[] = [0, 0, 0, 0, 0, 0];
 Object.freeze(ZERO);
 
+/**
+ * The counts-array indices of one delta dist's raw values, made by the
+ * first dense distribution that adds them and reused by the others the
+ * same values go to (a node's ancestors, src/merge/accumulator.ts): each
+ * value's index is computed once, not once per level. `at` names the dist
+ * (its offset in the delta's cells) whose indices `idx` holds.
+ */
+export class RawIndices {
+  idx = new Uint16Array(512);
+  at = -1;
+  cells: Float64Array | null = null;
+
+  /** the indices of the `len` raw values at `q` of `c`, computed if they are not those of the last call */
+  of(c: Float64Array, q: number, len: number): Uint16Array {
+    if (this.at === q && this.cells === c) return this.idx;
+    if (this.idx.length < len) this.idx = new Uint16Array(Math.max(len, 2 * this.idx.length));
+    const idx = this.idx;
+    for (let i = 0; i < len; i++) idx[i] = indexOfValue(histValue(c[q + i] as number));
+    this.at = q;
+    this.cells = c;
+    return idx;
+  }
+}
+
 interface DenseState {
   /** false after a reset: the counts (zero again) wait for the next promotion */
   on: boolean;
@@ -116,9 +140,11 @@ export class MergedDist implements DistSnapshot {
 
   /**
    * Adds one dist of a flat delta (src/merge/delta.ts), read from `c` at `p`;
-   * returns where the next one starts.
+   * returns where the next one starts. `raw`: where a dense distribution
+   * takes raw values' indices (shared by every distribution the same dist
+   * is added to).
    */
-  addFlat(c: Float64Array, p: number): number {
+  addFlat(c: Float64Array, p: number, raw: RawIndices | null = null): number {
     const n = c[p] as number;
     if (n === 0) return p + 1;
     this.addMoments(n, c[p + 1] as number, c[p + 2] as number, c[p + 3] as number, c[p + 4] as number, c[p + 5] as number);
@@ -128,7 +154,8 @@ export class MergedDist implements DistSnapshot {
     // buckets and indices come only from a shard that went dense within one delta: more than INLINE_MAX values
     if (!this.isDense && (this.count > INLINE_MAX || kind !== KIND_RAW)) this.promote();
     if (kind === KIND_RAW) {
-      this.addValues(c, q, q + len);
+      if (raw !== null && this.isDense) this.addIndices(raw.of(c, q, len), len);
+      else this.addValues(c, q, q + len);
       return q + len;
     }
     const d = (this.d as DenseState).counts;
@@ -191,6 +218,21 @@ export class MergedDist implements DistSnapshot {
       s = this.s = withRoom(s, to - from);
       for (let i = from; i < to; i++) s[VALUES + i - from] = v[i] as number;
     } else for (let i = from; i < to; i++) s.push(v[i] as number);
+  }
+
+  /** Adds the first `n` of counts-array indices `idx` (dense only), through the pending indices. */
+  private addIndices(idx: Uint16Array, n: number): void {
+    const d = this.d as DenseState;
+    let p = d.pend;
+    if (p === null) p = d.pend = new Uint16Array(FOLD_AT);
+    let from = 0;
+    while (from < n) {
+      if (d.npend === FOLD_AT) this.fold(d);
+      const k = Math.min(n - from, FOLD_AT - d.npend);
+      p.set(idx.subarray(from, from + k), d.npend);
+      d.npend += k;
+      from += k;
+    }
   }
 
   /** Adds the pending values into the dense counts. */

@@ -3,7 +3,7 @@
  * render from it; a reset zeroes it at one point of every shard's stream.
  * Its shape is an EngineSnapshot, so exporters read it directly.
  */
-import { MergedDist } from '../aggregate/index.js';
+import { MergedDist, RawIndices } from '../aggregate/index.js';
 import type { MetricDef } from '../config/types.js';
 import { newCounters } from '../engine/engine.js';
 import { trackedFields } from '../metrics/fields.js';
@@ -119,6 +119,9 @@ function skipDist(c: Float64Array, p: number): number {
   return p + 1 + DIST_HEADER + payloadLength(c[p + 6] as number, len);
 }
 
+/** a delta's raw values' indices, computed once for all the levels they are added to */
+const RAW = new RawIndices();
+
 /**
  * Adds the `nd` dists of a cell (at `p`) into `node`, and when `up` into
  * every ancestor of it too; returns where the cell ends.
@@ -127,13 +130,14 @@ function addCell(m: AccMetric, node: AccNode, up: boolean, c: Float64Array, p: n
   const n = c[p] as number;
   // the source's own overflow child, or a sub-metric the cap folded into ours
   if (node.key === null) m.overflow += n;
+  const raw = up && node.parent !== null ? RAW : null;
   let end = p;
   for (let x: AccNode | null = node; x !== null; x = up ? x.parent : null) {
     const dists = x.dists;
     let q = p;
     for (let j = 0; j < nd; j++) {
       const d = dists[j];
-      q = d === undefined ? skipDist(c, q) : d.addFlat(c, q);
+      q = d === undefined ? skipDist(c, q) : d.addFlat(c, q, raw);
     }
     end = q;
   }

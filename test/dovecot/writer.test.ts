@@ -85,13 +85,15 @@ function plainOf(m: ModelEvent, e: SourceEvent, catParents: Map<string, string |
 
 /** strings with the characters the protocol escapes, and some non-ASCII */
 const text = fc.string({ unit: fc.constantFrom('a', 'b', 'x', 'Z', '1', ' ', '\t', '\r', '\n', '\x01', 'é', '€', '😀', '\\'), minLength: 0, maxLength: 6 });
+/** longer strings without escapes (whole batches without any \001) */
+const longText = fc.string({ unit: fc.constantFrom('a', 'b', 'Z', '1', ' ', 'é', '€', '\\'), minLength: 20, maxLength: 60 });
 const CMDS = ['SELECT', 'FETCH', 'UID FETCH', 'NOOP', 'we\tird', 'IDLE'];
 const USERS = ['alice', 'bob', 'c\x01arol', 'd\ne'];
 const IPS = ['192.0.2.1', '2001:db8::1', '10.0.0.7'];
 const tv = fc.record({ sec: fc.integer({ min: 1_600_000_000, max: 1_600_000_100 }), usec: fc.integer({ min: 0, max: 999_999 }) });
 
 const field: fc.Arbitrary<Field> = fc.oneof(
-  fc.tuple(fc.constantFrom('cmd_name', 'tagged_reply_state', 'user', 'x\ty', 'z'), fc.constant('S' as const), fc.oneof(text, fc.constantFrom(...CMDS, 'OK', 'NO', 'BAD'))),
+  fc.tuple(fc.constantFrom('cmd_name', 'tagged_reply_state', 'user', 'x\ty', 'z'), fc.constant('S' as const), fc.oneof(text, longText, fc.constantFrom(...CMDS, 'OK', 'NO', 'BAD'))),
   fc.tuple(fc.constantFrom('bytes_in', 'bytes_out', 'n', 'z'), fc.constant('I' as const), fc.integer({ min: -5, max: 100_000 })),
   fc.tuple(fc.constantFrom('t', 'n'), fc.constant('T' as const), tv),
   fc.tuple(fc.constantFrom('tags', 'z'), fc.constant('L' as const), fc.array(fc.oneof(text, fc.constantFrom('b1', 'b2', 'c')), { maxLength: 3 })),
@@ -119,7 +121,7 @@ const script: fc.Arbitrary<Script> = fc
       categories: fc.tuple(...uniq.map((n, i) => (i === 0 ? fc.constant<[string, string | null]>([n, null]) : fc.option(fc.constantFrom(...uniq.slice(0, i))).map((p): [string, string | null] => [n, p])))),
       sessions: fc.array(
         fc.record({
-          user: fc.oneof(fc.constantFrom(...USERS), text),
+          user: fc.oneof(fc.constantFrom(...USERS), text, longText),
           ip: fc.constantFrom(...IPS),
           sessionCats: fc.array(fc.nat(uniq.length - 1), { maxLength: 2 }),
           extra: fc.array(field, { maxLength: 3 }),
@@ -342,6 +344,25 @@ describe('Engine.ingestWriter on bad input', () => {
     });
   }
 
+  it('reads values of any length followed by more arguments on the fast path', () => {
+    // values 18 to 30 bytes long, then tagged_reply_state
+    let lines = beginLine(1, 0, SES);
+    const want: Record<string, unknown>[] = [];
+    for (let len = 18; len <= 30; len++) {
+      const name = 'c'.repeat(len - 1) + String(len % 10);
+      const ev: SourceEvent = { ...CMD, fields: [['cmd_name', 'S', name], ['tagged_reply_state', 'S', 'OK']] };
+      lines += eventLine(1, ev);
+      want.push({ event: 'imap_command_finished', categories: [], fields: { user: 'u1', cmd_name: name, tagged_reply_state: 'OK', duration: 50 }, duration: 50 });
+    }
+    const writer = newEngine();
+    const r = writer.ingestWriter(1, bytes(lines));
+    expect(r.rejected).toBe(0);
+    expect(writer.writerGeneralLines).toBe(0);
+    const plain = newEngine();
+    plain.ingest(want);
+    expect(dump(writer)).toBe(dump(plain));
+  });
+
   it('what Dovecot accepts is accepted: unknown escapes, unknown code letters, a duplicate CATEGORY, an EVENT without a name', () => {
     const lines =
       categoryLine('imap') +
@@ -354,6 +375,26 @@ describe('Engine.ingestWriter on bad input', () => {
     expect(r.rejected).toBe(0);
     expect(r.accepted).toBe(3);
     expect(dump(e)).toContain('imap_command_NOqP_OK\t');
+  });
+
+  it('a raw NUL ends the line in a batch without any escape too', () => {
+    const plain = newEngine();
+    plain.ingest([
+      { event: 'imap_command_finished', fields: { cmd_name: 'd', user: 'u1', duration: 0 } },
+      { event: 'imap_command_finished', fields: { cmd_name: 'e', tagged_reply_state: 'OK', user: 'u1', duration: 0 } },
+    ]);
+    const w = newEngine();
+    const r = w.ingestWriter(
+      1,
+      bytes(
+        beginLine(1, 0, SES) +
+          'EVENT\t0\t1\t0\t100\t0\tnimap_command_finished\tScmd_name\td\x00zz\tStagged_reply_state\tOK\n' +
+          'EVENT\t0\t1\t0\t100\t0\tnimap_command_finished\tScmd_name\te\tStagged_reply_state\tOK\n',
+      ),
+    );
+    expect(r).toMatchObject({ accepted: 3, rejected: 0 });
+    plain.ingest([{ event: '', fields: { user: 'u1', duration: 0 } }]);
+    expect(dump(w)).toBe(dump(plain));
   });
 
   it('the unescaping is Dovecot\'s: \\001 + other → that character, a trailing \\001 dropped, \\0010 ends the value, a raw NUL ends the line', () => {

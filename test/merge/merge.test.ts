@@ -83,6 +83,27 @@ describe('merging shard states', () => {
     );
   });
 
+  it('accumulating many small deltas into dense main-thread distributions equals the whole stream (percentiles included)', () => {
+    // leaves ship their few values raw, delta after delta, while the root and the first level go dense on the
+    // main thread: the values' counts-array indices are computed once per delta and added at every level
+    fc.assert(
+      fc.property(fc.array(eventArb, { minLength: 1200, maxLength: 2500 }), fc.integer({ min: 20, max: 200 }), (events, every) => {
+        const whole = new Engine(cfg);
+        const shard = new Engine(cfg);
+        const acc = new Accumulator();
+        cfg.metrics.forEach((def, i) => acc.addMetric(i + 1, def, cfg.settings.maxSubMetrics));
+        for (let i = 0; i < events.length; i += every) {
+          const b = events.slice(i, i + every);
+          whole.ingest(b, i + 1);
+          shard.ingest(b, i + 1);
+          acc.apply(shard.takeDelta(), 1);
+        }
+        expect(dump(acc.view())).toBe(dump(whole.snapshot('full')));
+      }),
+      { numRuns: 15 },
+    );
+  });
+
   it('recording an event only where it stops equals recording it at every node of its path (snapshots and deltas)', () => {
     /** the obvious way: every node inclusive from the start, recording every event that reaches it */
     const everyNode = (e: Engine): Engine => {
