@@ -13,16 +13,8 @@ import { histValue, indexOfValue, newHistogram } from './geometry.js';
 import { DIST_HEADER, KIND_BUCKETS, KIND_INDICES, KIND_RAW, type DeltaWriter } from '../merge/delta.js';
 import type { DistSnapshot, SnapshotDepth } from './types.js';
 import { INLINE_MAX, valuesHist } from './values.js';
-import { combinedM2, combinedMean } from './merge.js';
+import { addMomentsAt, COUNT, M2, MAX, MEAN, MIN, SUM, VALUES } from './merge.js';
 
-const COUNT = 0;
-const SUM = 1;
-const MIN = 2;
-const MAX = 3;
-const MEAN = 4;
-const M2 = 5;
-/** inline values start here */
-const VALUES = 6;
 const FIRST_CAPACITY = 8;
 /** indices recorded into a dense distribution before they are folded into its histogram */
 const PENDING = 2048;
@@ -136,18 +128,7 @@ export class Distribution {
       }
     }
     // the moments, by the parallel formula
-    const s = this.s;
-    if (na === 0) {
-      for (let i = COUNT; i <= M2; i++) s[i] = os[i] as number;
-      return;
-    }
-    const mean = s[MEAN] as number;
-    s[M2] = combinedM2(na, mean, s[M2] as number, nb, os[MEAN] as number, os[M2] as number);
-    s[MEAN] = combinedMean(na, mean, nb, os[MEAN] as number);
-    s[COUNT] = na + nb;
-    s[SUM] = (s[SUM] as number) + (os[SUM] as number);
-    if ((os[MIN] as number) < (s[MIN] as number)) s[MIN] = os[MIN] as number;
-    if ((os[MAX] as number) > (s[MAX] as number)) s[MAX] = os[MAX] as number;
+    addMomentsAt(this.s, nb, os[SUM] as number, os[MIN] as number, os[MAX] as number, os[MEAN] as number, os[M2] as number);
   }
 
   /** Adds the pending indices into the histogram. */

@@ -36,6 +36,41 @@ export function combinedM2(na: number, meanA: number, m2a: number, nb: number, m
   return m2a + m2b + delta * delta * ((na * nb) / (na + nb));
 }
 
+/**
+ * The layout of a distribution's numbers in one array (Distribution's
+ * Float64Array, MergedDist's array of doubles): the moments, then the
+ * values it keeps exactly.
+ */
+export const COUNT = 0;
+export const SUM = 1;
+export const MIN = 2;
+export const MAX = 3;
+export const MEAN = 4;
+export const M2 = 5;
+export const VALUES = 6;
+
+/** addMomentsOf for moments kept in an array laid out as above */
+export function addMomentsAt(s: Float64Array | number[], nb: number, sum: number, min: number, max: number, mean: number, m2: number): void {
+  if (nb === 0) return;
+  const na = s[COUNT] as number;
+  if (na === 0) {
+    s[COUNT] = nb;
+    s[SUM] = sum;
+    s[MIN] = min;
+    s[MAX] = max;
+    s[MEAN] = mean;
+    s[M2] = m2;
+    return;
+  }
+  const ma = s[MEAN] as number;
+  s[M2] = combinedM2(na, ma, s[M2] as number, nb, mean, m2);
+  s[MEAN] = combinedMean(na, ma, nb, mean);
+  s[COUNT] = na + nb;
+  s[SUM] = (s[SUM] as number) + sum;
+  if (min < (s[MIN] as number)) s[MIN] = min;
+  if (max > (s[MAX] as number)) s[MAX] = max;
+}
+
 /** addMoments of a distribution given by its figures */
 export function addMomentsOf(a: DistSnapshot, nb: number, sum: number, min: number, max: number, mean: number, m2: number): void {
   if (nb === 0) return;

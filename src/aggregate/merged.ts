@@ -18,22 +18,13 @@
  */
 import { COUNTS_LENGTH, histValue, indexOfValue } from './geometry.js';
 import { DIST_HEADER, KIND_INDICES, KIND_RAW } from '../merge/delta.js';
-import { combinedM2, combinedMean } from './merge.js';
+import { addMomentsAt, COUNT, M2, MAX, MEAN, MIN, SUM, VALUES } from './merge.js';
 import type { BucketsHist, DistHist, DistSnapshot } from './types.js';
 import { INLINE_MAX, valuesHist } from './values.js';
 
 const UINT32_MAX = 4294967295;
 /** pending values folded at once, at most */
 const FOLD_AT = 16384;
-
-const COUNT = 0;
-const SUM = 1;
-const MIN = 2;
-const MAX = 3;
-const MEAN = 4;
-const M2 = 5;
-/** values start here */
-const VALUES = 6;
 
 /** the moments of a distribution that holds nothing yet (never written to: own() replaces it) */
 const ZERO: number[] = [0, 0, 0, 0, 0, 0];
@@ -79,9 +70,14 @@ interface DenseState {
   cached: DistHist | undefined;
 }
 
-/** An array of `s`'s numbers with room for exactly `extra` more (a sparse sub-metric holds a few). */
+/**
+ * An array of `s`'s numbers with room for exactly `extra` more (a sparse
+ * sub-metric holds a few), of doubles from the start: every distribution's
+ * array has one elements kind, so the code reading them stays monomorphic.
+ */
 function withRoom(s: readonly number[], extra: number): number[] {
   const out = new Array<number>(s.length + extra);
+  out[0] = 0.5;
   for (let i = 0; i < s.length; i++) out[i] = s[i] as number;
   return out;
 }
@@ -178,26 +174,9 @@ export class MergedDist implements DistSnapshot {
 
   /** The moments of a part (nb values) added by the parallel formula; a dense hist is stale from here. */
   private addMoments(nb: number, sum: number, min: number, max: number, mean: number, m2: number): void {
-    let s = this.s;
-    if (s === ZERO) s = this.s = withRoom(ZERO, 0);
+    if (this.s === ZERO) this.s = withRoom(ZERO, 0);
     if (this.d !== null) this.d.cached = undefined;
-    const na = s[COUNT] as number;
-    if (na === 0) {
-      s[COUNT] = nb;
-      s[SUM] = sum;
-      s[MIN] = min;
-      s[MAX] = max;
-      s[MEAN] = mean;
-      s[M2] = m2;
-      return;
-    }
-    const ma = s[MEAN] as number;
-    s[M2] = combinedM2(na, ma, s[M2] as number, nb, mean, m2);
-    s[MEAN] = combinedMean(na, ma, nb, mean);
-    s[COUNT] = na + nb;
-    s[SUM] = (s[SUM] as number) + sum;
-    if (min < (s[MIN] as number)) s[MIN] = min;
-    if (max > (s[MAX] as number)) s[MAX] = max;
+    addMomentsAt(this.s, nb, sum, min, max, mean, m2);
   }
 
   /** Adds values v[from..to): into the dense counts (through the pending indices) once dense, else kept exactly. */
