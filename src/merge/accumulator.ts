@@ -182,7 +182,7 @@ export class Accumulator {
         m = this.byId(mid);
       }
       if (m !== undefined) {
-        this.born(m, tableOf(m, source), nodes[i + 1] as number, nodes[i + 2] as number, nodes[i + 3] as number, delta.keys[k] as ChildKey, delta.names[k] as string);
+        this.born(m, tableOf(m, source), nodes[i + 1] as number, nodes[i + 2] as number, nodes[i + 3] as number, delta.keys[k] as ChildKey, delta.names[k] ?? (delta.keys[k] as string));
       }
     }
     const c = delta.cells;

@@ -16,6 +16,10 @@
  *
  *   +----------+-----+-----------+----------+
  *   | metricId | uid | parentUid | firstSeq |   with keys[i] and names[i]
+ *
+ *   names[i] is null when it is keys[i] itself (the common case: the name
+ *   is the value, unchanged), so that string crosses to the main thread
+ *   once, and the main thread keeps one copy of it, not two
  *   +----------+-----+-----------+----------+
  *
  * `cells` (Float64Array), per node that recorded events since the last
@@ -60,7 +64,8 @@ export function payloadLength(kind: number, n: number): number {
 export interface FlatDelta {
   nodes: Float64Array;
   keys: ChildKey[];
-  names: string[];
+  /** null: the name is the key (a string) */
+  names: (string | null)[];
   cells: Float64Array;
   counters: EngineCounters;
 }
@@ -74,7 +79,7 @@ export class DeltaWriter {
   len: number;
   private nodeNums: number[];
   private keys: ChildKey[];
-  private names: string[];
+  private names: (string | null)[];
 
   constructor() {
     this.buf = new Float64Array(FIRST_CAPACITY);
@@ -105,7 +110,7 @@ export class DeltaWriter {
   node(metricId: number, uid: number, parentUid: number, firstSeq: number, key: ChildKey, name: string): void {
     this.nodeNums.push(metricId, uid, parentUid, firstSeq);
     this.keys.push(key);
-    this.names.push(name);
+    this.names.push(name === key ? null : name);
   }
 
   /** The delta written since the last take (its arrays are the caller's now), and a fresh start. */
