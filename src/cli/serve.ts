@@ -77,21 +77,6 @@ export const serveCommand: Command = {
       ...(configPath !== undefined ? { reloadConfig: () => withOverrides(loadConfigFile(configPath), process.env, flags) } : {}),
     });
     process.on('SIGHUP', () => void server.reload('SIGHUP'));
-    const { listener } = server;
-    logger.info(
-      {
-        version: tallydVersion(),
-        revision: tallydRevision(),
-        config: values.config ?? 'built-in',
-        listen: `${listener.host}:${listener.port}`,
-        transport: listener.kind,
-        shards: server.runtime.shardCount,
-        metrics: config.metrics.length,
-        dovecotWriterSocket: server.dovecot.writerPath,
-        dovecotReaderSocket: server.dovecot.readerPath,
-      },
-      'tallyd is serving',
-    );
     return new Promise<number>((resolve) => {
       let signalled = false;
       const onSignal = (sig: NodeJS.Signals): void => {
@@ -125,6 +110,23 @@ export const serveCommand: Command = {
       };
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
+      // the start line comes after the handlers: a supervisor that signals
+      // on seeing it must find them installed, never the default action
+      const { listener } = server;
+      logger.info(
+        {
+          version: tallydVersion(),
+          revision: tallydRevision(),
+          config: values.config ?? 'built-in',
+          listen: `${listener.host}:${listener.port}`,
+          transport: listener.kind,
+          shards: server.runtime.shardCount,
+          metrics: config.metrics.length,
+          dovecotWriterSocket: server.dovecot.writerPath,
+          dovecotReaderSocket: server.dovecot.readerPath,
+        },
+        'tallyd is serving',
+      );
     });
   },
 };

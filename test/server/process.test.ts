@@ -1,14 +1,16 @@
 /**
  * `tallyd serve` as a real child process: readiness, streaming over a
  * WebSocket with acks, scraping while streaming, SIGTERM mid-stream with a
- * graceful drain into --final-dump, and a second signal exiting at once.
+ * graceful drain into --final-dump, a second signal exiting at once, and a
+ * SIGTERM sent the instant the start line is read.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killAllServes, startServe, waitExit, type ServeProcess } from '../helpers/serve.js';
+import { killAllServes, startServe, TALLYD_BIN, waitExit, type ServeProcess } from '../helpers/serve.js';
 import { http, parseDump, sample, TRANSPORTS, WsClient } from './helpers.js';
 
 const CONFIG = `
@@ -127,5 +129,34 @@ describe.each(TRANSPORTS)('tallyd serve over $name as a process', (transport) =>
     expect(signal).toBeNull();
     expect(code).not.toBe(0);
     expect(c.output()).toContain('second signal: exiting now');
+  }, 120_000);
+});
+
+describe('a supervisor that signals on the start line', () => {
+  // systemd and test harnesses stop a server as soon as it says it serves:
+  // by then SIGTERM must drain, never take the default action (death by signal)
+  it('SIGTERM sent from the very chunk that carries "tallyd is serving" drains and exits 0, every time', async () => {
+    const TRIES = 12;
+    for (let i = 0; i < TRIES; i++) {
+      const child = spawn(process.execPath, [TALLYD_BIN, 'serve', '--listen', '127.0.0.1:0', '--log-level', 'info', '--log-format', 'json'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let sent = false;
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        if (!sent && out.includes('"msg":"tallyd is serving"')) {
+          sent = true;
+          child.kill('SIGTERM');
+        }
+      });
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+      const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+        child.once('exit', (code, signal) => r({ code, signal })),
+      );
+      expect(sent, out).toBe(true);
+      expect(exit, `try ${i + 1}:\n${out}`).toEqual({ code: 0, signal: null });
+      expect(out).toContain('drained; final merge taken');
+    }
   }, 120_000);
 });
