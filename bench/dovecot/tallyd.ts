@@ -12,6 +12,8 @@ import { countOf, parseDump } from './tally.js';
 
 /** this checkout's tallyd; TALLYD_BENCH_BIN points the bench at another build (before/after comparisons) */
 const TALLYD_BIN = process.env['TALLYD_BENCH_BIN'] ?? fileURLToPath(new URL('../../../bin/tallyd.js', import.meta.url));
+/** node options for tallyd's process, e.g. TALLYD_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' for one profile per thread */
+const NODE_ARGS = (process.env['TALLYD_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
 
 export interface TallydRun {
   readonly pid: number;
@@ -52,7 +54,7 @@ export async function startTallyd(dir: string, metrics: string, shards: number, 
   const confFile = join(dir, 'tallyd.conf');
   writeFileSync(confFile, `listen = 127.0.0.1:${port}\nshards = ${shards}\n${extraSettings}\n${metrics}\n`);
   const log = join(dir, 'tallyd.log');
-  const child: Child = startChild(process.execPath, [TALLYD_BIN, 'serve', '--config', confFile], log, 30 * 60_000);
+  const child: Child = startChild(process.execPath, [...NODE_ARGS, TALLYD_BIN, 'serve', '--config', confFile], log, 30 * 60_000);
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const deadline = Date.now() + 20_000;
   for (;;) {
