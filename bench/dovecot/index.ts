@@ -226,7 +226,9 @@ export async function runDovecotBench(opts: Partial<BenchOptions> = {}): Promise
       if (res.dovecot !== null && res.tallydWriter !== null) res.ratioWriter = res.tallydWriter.eventsPerCpuSecond / res.dovecot.eventsPerCpuSecond;
       runs.push(res);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      // TALLYD_BENCH_KEEP=1 keeps the run's directory (configs, logs) for a look afterwards
+      if (process.env['TALLYD_BENCH_KEEP'] === '1') o.log(`kept ${dir}`);
+      else rmSync(dir, { recursive: true, force: true });
     }
   }
   const ratios = runs.map((x) => x.ratio).filter((x): x is number => x !== null);
