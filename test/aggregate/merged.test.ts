@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Distribution, MergedDist, statOf } from '../../src/aggregate/index.js';
+import { Distribution, MergedDist, RawIndices, statOf } from '../../src/aggregate/index.js';
+import { DeltaWriter } from '../../src/merge/delta.js';
 
 const STATS = ['count', 'sum', 'min', 'max', 'median', '%95', '%99.9', '%1', '%50'];
 
@@ -28,6 +29,39 @@ describe('MergedDist (the main thread state)', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+
+  it('adds flat deltas of raw values through shared indices (a node and its ancestors), across many folds', () => {
+    // the accumulator adds one delta dist to a node and each dense ancestor with one RawIndices;
+    // pending indices fold every 16,384 values (here 18,000 and more), so a delta may fill them part of the way
+    fc.assert(
+      fc.property(
+        // parts of at most INLINE_MAX (480) values ship raw; unbiased values, so a misplaced index shows
+        fc.array(fc.array(fc.noBias(fc.integer({ min: 0, max: 5_000_000 })), { minLength: 300, maxLength: 480 }), { minLength: 60, maxLength: 100 }),
+        (parts) => {
+          const whole = new Distribution();
+          const levels = [new MergedDist(), new MergedDist(), new MergedDist()];
+          const raw = new RawIndices();
+          const w = new DeltaWriter();
+          for (const part of parts) {
+            const d = new Distribution();
+            for (const v of part) {
+              d.record(v);
+              whole.record(v);
+            }
+            d.writeDelta(w);
+            const cells = w.buf.slice(0, w.len);
+            w.len = 0;
+            const ends = levels.map((m) => m.addFlat(cells, 0, raw));
+            expect(new Set(ends)).toEqual(new Set([cells.length]));
+          }
+          const ref = whole.snapshot('full');
+          for (const m of levels) for (const s of STATS) expect([s, statOf(m, s)]).toEqual([s, statOf(ref, s)]);
+        },
+      ),
+      // large inputs: a failure is reported as found (shrinking them takes minutes)
+      { numRuns: 12, endOnFailure: true },
     );
   });
 
