@@ -58,6 +58,9 @@ export interface E2eResult {
   throughput: (Throughput & { round: number })[];
   memory: { series: number; rss: number }[];
   residentPerSubMetric: number | null;
+  /** the same on another server, each RSS read after AT_REST_MS idle (V8's memory reducer has run) */
+  memoryAtRest: { series: number; rss: number }[];
+  residentPerSubMetricAtRest: number | null;
   scrapes: ScrapeRun[];
   /** template-string build of the same series lines, ms (median of 5) */
   template: { series: number; ms: number }[];
@@ -120,34 +123,47 @@ function templateMs(series: number): number {
   return median(times.slice(1));
 }
 
+/** idle time before an at-rest RSS: past V8's memory reducer (it starts 8 s after allocation slows) */
+const AT_REST_MS = 12_000;
+
 /**
  * Resident memory per sparse sub-metric, on a server of its own: RSS after
  * the same warm-up load as the throughput server, then after each prefill,
  * with nothing else in between (a scrape in between would add the heap it
- * grew to the figure). The growth from the first prefill to the last,
- * divided by the series added.
+ * grew to the figure), `settleMs` after it. The growth from the first
+ * prefill to the last, divided by the series added.
  */
-async function measureMemory(o: E2eOptions, result: E2eResult): Promise<void> {
-  o.log(`tallyd serve --shards ${o.shards} (memory)`);
+async function memoryRun(o: E2eOptions, settleMs: number, out: { series: number; rss: number }[]): Promise<number | null> {
+  o.log(`tallyd serve --shards ${o.shards} (memory, RSS ${settleMs} ms after each step)`);
   const server = await TallydServer.start(o.shards, 10 * 60 * 1000, o.nativeFree);
   try {
     await runLoad({ url: server.url, transport: 'http', seconds: 2 });
-    await sleep(500);
-    result.memory.push({ series: 0, rss: server.rss() });
+    await sleep(settleMs);
+    out.push({ series: 0, rss: server.rss() });
     for (const n of o.series) {
       o.log(`prefill: ${n} series (3 values each), then RSS`);
       await server.prefill(n);
-      await sleep(500);
-      result.memory.push({ series: n, rss: server.rss() });
+      await sleep(settleMs);
+      out.push({ series: n, rss: server.rss() });
     }
   } finally {
     await server.stop();
     closeClient();
   }
-  const m = result.memory;
-  const a = m[1];
-  const b = m[m.length - 1];
-  if (a !== undefined && b !== undefined && b.series > a.series) result.residentPerSubMetric = (b.rss - a.rss) / (b.series - a.series);
+  const a = out[1];
+  const b = out[out.length - 1];
+  return a !== undefined && b !== undefined && b.series > a.series ? (b.rss - a.rss) / (b.series - a.series) : null;
+}
+
+/**
+ * Two figures, each on a server of its own: RSS read 0.5 s after each step
+ * (the headline: what a busy server holds, garbage not yet collected
+ * included), and read at rest, AT_REST_MS after each step (what an idle
+ * server settles to once V8 has shrunk its heaps).
+ */
+async function measureMemory(o: E2eOptions, result: E2eResult): Promise<void> {
+  result.residentPerSubMetric = await memoryRun(o, 500, result.memory);
+  result.residentPerSubMetricAtRest = await memoryRun(o, AT_REST_MS, result.memoryAtRest);
 }
 
 export async function runE2e(o: E2eOptions): Promise<E2eResult> {
@@ -164,6 +180,8 @@ export async function runE2e(o: E2eOptions): Promise<E2eResult> {
     throughput: [],
     memory: [],
     residentPerSubMetric: null,
+    memoryAtRest: [],
+    residentPerSubMetricAtRest: null,
     scrapes: [],
     template: [],
     ratios: {},
@@ -254,6 +272,8 @@ export function formatE2e(r: E2eResult): string {
   for (const t of r.template) L.push(`| template-string build of the same series lines, ${si(t.series)} series (ms) | ${t.ms.toFixed(1)} |`);
   for (const m of r.memory) L.push(`| server RSS after ${si(m.series)} series (MB) | ${(m.rss / 1e6).toFixed(1)} |`);
   if (r.residentPerSubMetric !== null) L.push(`| resident bytes per sparse sub-metric (RSS growth / series) | ${r.residentPerSubMetric.toFixed(0)} |`);
+  for (const m of r.memoryAtRest) L.push(`| server RSS at rest (${AT_REST_MS / 1000} s idle) after ${si(m.series)} series (MB) | ${(m.rss / 1e6).toFixed(1)} |`);
+  if (r.residentPerSubMetricAtRest !== null) L.push(`| resident bytes per sparse sub-metric at rest (RSS growth / series, another server) | ${r.residentPerSubMetricAtRest.toFixed(0)} |`);
   for (const x of r.references) L.push(`| round ${x.round}, reference ${x.kind}, one thread: events/s (ns/event) | ${si(x.eventsPerSec)} (${x.nsPerEvent.toFixed(0)}) |`);
   L.push('', '| ratio (same run; median of rounds) | median | rounds |', '| --- | ---: | --- |');
   for (const [k, v] of Object.entries(r.ratios)) L.push(`| ${k} | ${v.toFixed(2)} | ${(r.roundRatios[k] ?? []).map((x) => x.toFixed(2)).join(', ')} |`);
