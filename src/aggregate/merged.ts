@@ -207,11 +207,9 @@ export class MergedDist implements DistSnapshot {
     let from = 0;
     while (from < n) {
       if (d.npend === FOLD_AT) this.fold(d);
-      // copied in a loop: a subarray view per call would be one allocation per cell and level
       const k = Math.min(n - from, FOLD_AT - d.npend);
-      let o = d.npend;
-      for (let i = from, end = from + k; i < end; i++) p[o++] = idx[i] as number;
-      d.npend = o;
+      p.set(idx.subarray(from, from + k), d.npend);
+      d.npend += k;
       from += k;
     }
   }
