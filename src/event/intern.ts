@@ -81,7 +81,19 @@ export class Interner {
     if (len > MAX_INTERNED_BYTES) return NOT_INTERNED;
     const f = len === 0 ? 0 : ((len << 5) ^ (b[pos] as number) ^ ((b[pos + len - 1] as number) << 2)) & (FRONT_SIZE - 1);
     const fe = (this.front[f] as number) - 1;
-    if (fe >= 0 && this.lens[fe] === len && this.same(fe, b, pos, len)) return this.strs[fe] === null ? INVALID_UTF8 : fe;
+    if (fe >= 0 && this.lens[fe] === len) {
+      // (same() written out: lookup is inlined into the scanner, and its callees would not be)
+      const a = this.arena;
+      const o = this.offs[fe] as number;
+      let i = 0;
+      while (i < len && a[o + i] === b[pos + i]) i++;
+      if (i === len) return this.strs[fe] === null ? INVALID_UTF8 : fe;
+    }
+    return this.miss(b, pos, len, f);
+  }
+
+  /** lookup past the front cache (kept out of lookup, so that lookup is small enough for V8 to inline) */
+  private miss(b: Uint8Array, pos: number, len: number, f: number): number {
     const e = this.find(b, pos, len);
     if (e >= 0) this.front[f] = e + 1;
     return e;
