@@ -32,7 +32,7 @@ export async function startDovecotSockets(rt: Runtime, s: Settings, log?: Logger
   let writerSock: UnixListener | null = null;
   if (s.dovecotWriterSocket !== null) {
     const w = new WriterServer(rt, () => metricsFilter(rt), log, events);
-    writerSock = await listenUnix({ ...owner, path: s.dovecotWriterSocket, setting: 'dovecot_writer_socket' }, (sock) => w.accept(sock));
+    writerSock = await listenUnix({ ...owner, path: s.dovecotWriterSocket, setting: 'dovecot_writer_socket', paused: true }, (sock) => w.accept(sock));
     writer = w;
   }
   let reader: ReaderServer | null = null;

@@ -22,6 +22,8 @@ export interface UnixSocketOptions {
   group: string | null;
   /** which setting names the path (for errors) */
   setting: string;
+  /** accepted connections start paused (`pauseOnConnect`): `onConnection` resumes them */
+  paused?: boolean;
 }
 
 export interface UnixListener {
@@ -75,7 +77,7 @@ export async function listenUnix(opts: UnixSocketOptions, onConnection: (s: Sock
   }
   const uid = opts.user === null ? -1 : idOf('passwd', opts.user, setting);
   const gid = opts.group === null ? -1 : idOf('group', opts.group, setting);
-  const server = createServer({ allowHalfOpen: false }, onConnection);
+  const server = createServer({ allowHalfOpen: false, pauseOnConnect: opts.paused === true }, onConnection);
   // the socket is created with its mode (no moment where it is wider than asked)
   const old = process.umask(0o777 & ~opts.mode);
   try {

@@ -23,6 +23,7 @@ import type { Logger } from 'pino';
 import { FORMAT_STATS_WRITER } from '../event/decode.js';
 import type { ServerLog } from '../log/events.js';
 import type { IngestOutcome, Runtime } from '../shard/runtime.js';
+import { readInto } from './onread.js';
 import { SERVER_VERSION, STATS_CLIENT_MAJOR, tabEscape } from './writer-encode.js';
 import { MAX_LINE_BYTES } from './writer-line.js';
 
@@ -84,6 +85,10 @@ export class WriterServer {
   private idle: (() => void) | null = null;
   /** where a batch is assembled before the ring copies it */
   private scratch: Buffer = Buffer.allocUnsafeSlow(64 * 1024 + CONN_PREFIX_BYTES);
+  /** where every connection's reads land (onread.ts): what is kept of a read is copied out */
+  private readonly readBuf: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
+  /** connections read into readBuf (the others through 'data', where Node does not allow it) */
+  userBufferConns = 0;
 
   constructor(
     private readonly rt: Runtime,
@@ -114,16 +119,18 @@ export class WriterServer {
     this.conns.add(c);
     this.counters.connections++;
     this.counters.connectionsTotal++;
-    socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
     socket.on('error', () => undefined);
     socket.on('close', () => this.onClose(c));
+    // the socket was accepted paused (listenUnix `paused`): reading starts here
+    if (readInto(socket, this.readBuf, (chunk) => this.onData(c, chunk))) this.userBufferConns++;
   }
 
   private onData(c: WriterConn, chunk: Buffer): void {
     if (c.state === 'closed') return;
     this.counters.bytes += chunk.length;
     if (c.state === 'version') {
-      const buf = c.rest === null ? chunk : Buffer.concat([c.rest, chunk]);
+      // (a read is a view of readBuf: what is kept of it is copied)
+      const buf = c.rest === null ? Buffer.from(chunk) : Buffer.concat([c.rest, chunk]);
       c.rest = null;
       const nl = buf.indexOf(LF);
       if (nl < 0) {
