@@ -51,6 +51,9 @@ export class WriterScanner {
   private escaped = false;
   /** the last `tab()` passed a NUL */
   private nul = false;
+  /** a view of the buffer being scanned (for tab()'s four-byte reads) */
+  private dv: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+  private dvOf: Uint8Array | null = null;
 
   constructor(
     private readonly plan: IngestPlan,
@@ -77,9 +80,22 @@ export class WriterScanner {
     return n;
   }
 
-  /** The next TAB at or after `pos`, or `end`; notes an escape or a NUL on the way (short arguments: a loop beats a native call). */
+  /**
+   * The next TAB at or after `pos`, or `end`; notes an escape or a NUL on the
+   * way. Four bytes at a time while none of them is a TAB or below 2 (the
+   * zero-byte test of x ^ 0x09090909 or'ed with the below-2 test of x, exact
+   * for "any byte"), then byte by byte (arguments are short: this beats a
+   * native indexOf call, and a byte loop alone by about a quarter).
+   */
   private tab(b: Uint8Array, pos: number, end: number): number {
     let i = pos;
+    const dv = this.dv;
+    while (i + 4 <= end) {
+      const x = dv.getUint32(i, true);
+      const t = x ^ 0x09090909;
+      if (((((t - 0x01010101) & ~t) | ((x - 0x02020202) & ~x)) & 0x80808080) !== 0) break;
+      i += 4;
+    }
     let low = false;
     while (i < end) {
       const c = b[i] as number;
@@ -115,6 +131,10 @@ export class WriterScanner {
    */
   scan(b: Buffer, start: number, end: number, st: WriterConnection, ev: TallyEvent): number {
     if (b[end - 1] === 0x0d) return SCAN_SLOW;
+    if (b !== this.dvOf) {
+      this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      this.dvOf = b;
+    }
     let pos = start + EVENT_PREFIX.length;
     const gid = this.num(b, pos, end);
     if (gid < 0 || this.numEnd >= end) return SCAN_SLOW;
@@ -142,7 +162,8 @@ export class WriterScanner {
     const slots = this.plan.slots;
     const wantCats = this.plan.categories;
     const ownCats = this.ownCats;
-    ownCats.length = 0;
+    // (a count, not ownCats.length = 0: setting an array's length is a runtime call)
+    let nOwn = 0;
     let name: string | null = null;
     let lastSec = 0;
     let lastUsec = 0;
@@ -157,7 +178,11 @@ export class WriterScanner {
           // c<category>: must be registered on the connection
           const cat = keyEscaped ? null : this.str(b, pos + 1, tab - pos - 1);
           if (cat === null || !st.categories.has(cat)) return SCAN_SLOW;
-          if (wantCats && !ownCats.includes(cat)) ownCats.push(cat);
+          if (wantCats) {
+            let k = 0;
+            while (k < nOwn && ownCats[k] !== cat) k++;
+            if (k === nOwn) ownCats[nOwn++] = cat;
+          }
           pos = tab + 1;
           break;
         }
@@ -258,6 +283,7 @@ export class WriterScanner {
     }
     if (wantCats) {
       const cats = this.cats;
+      ownCats.length = nOwn;
       st.chainCategories(ownCats, parent, global, cats);
       ev.categories = cats.length === 0 ? undefined : cats;
     } else ev.categories = undefined;

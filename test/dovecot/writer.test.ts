@@ -363,6 +363,29 @@ describe('Engine.ingestWriter on bad input', () => {
     expect(dump(writer)).toBe(dump(plain));
   });
 
+  it('sees an escape or a raw NUL at any byte of a value, whatever its alignment (the scanner reads four bytes at a time)', () => {
+    let lines = beginLine(1, 0, SES);
+    const want: Record<string, unknown>[] = [];
+    for (let len = 1; len <= 13; len++) {
+      for (let at = 0; at < len; at++) {
+        const v = 'abcdefghijklm'.slice(0, len);
+        const pre = v.slice(0, at);
+        // \001 + X unescapes to X; a raw NUL cuts the line (the rest of it is not read)
+        lines += `EVENT\t0\t1\t0\t100\t0\tnimap_command_finished\tScmd_name\t${pre}\x01X${v.slice(at)}\tStagged_reply_state\tOK\n`;
+        want.push({ event: 'imap_command_finished', fields: { cmd_name: `${pre}X${v.slice(at)}`, tagged_reply_state: 'OK', user: 'u1', duration: 0 } });
+        lines += `EVENT\t0\t1\t0\t100\t0\tnimap_command_finished\tScmd_name\t${pre}\x00${v.slice(at)}\tStagged_reply_state\tOK\n`;
+        want.push({ event: 'imap_command_finished', fields: { cmd_name: pre, user: 'u1', duration: 0 } });
+      }
+    }
+    const w = newEngine();
+    const r = w.ingestWriter(1, bytes(lines));
+    expect(r).toMatchObject({ accepted: want.length + 1, rejected: 0 });
+    const plain = newEngine();
+    plain.ingest(want);
+    plain.ingest([{ event: '', fields: { user: 'u1', duration: 0 } }]);
+    expect(dump(w)).toBe(dump(plain));
+  });
+
   it('what Dovecot accepts is accepted: unknown escapes, unknown code letters, a duplicate CATEGORY, an EVENT without a name', () => {
     const lines =
       categoryLine('imap') +
