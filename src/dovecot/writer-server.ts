@@ -54,6 +54,40 @@ export function writerFilter(canonicals: readonly string[]): string {
   return canonicals.filter((c) => c !== '').join(' OR ');
 }
 
+/**
+ * Where a batch waits while its shard's ring is full: reused buffers (a
+ * fresh 64 KiB for each wait was, under load, most of the memory the main
+ * thread allocated, and what set off its major collections). A batch larger
+ * than the pool's buffers gets one of its own.
+ */
+class ParkPool {
+  private readonly free: ArrayBuffer[] = [];
+  private readonly mine = new WeakSet<ArrayBuffer>();
+
+  constructor(
+    private readonly size: number,
+    private readonly max: number,
+  ) {}
+
+  copy(bytes: Buffer): Buffer {
+    if (bytes.length > this.size) return Buffer.from(bytes);
+    let ab = this.free.pop();
+    if (ab === undefined) {
+      ab = new ArrayBuffer(this.size);
+      this.mine.add(ab);
+    }
+    const out = Buffer.from(ab, 0, bytes.length);
+    bytes.copy(out);
+    return out;
+  }
+
+  /** `b` (written to the ring, referenced nowhere else) back to the pool, if it came from it */
+  release(b: Buffer): void {
+    const ab = b.buffer as ArrayBuffer;
+    if (this.mine.has(ab) && this.free.length < this.max) this.free.push(ab);
+  }
+}
+
 class WriterConn {
   state: 'version' | 'ready' | 'closed' = 'version';
   /** the start of a line whose LF has not arrived */
@@ -87,6 +121,8 @@ export class WriterServer {
   private scratch: Buffer = Buffer.allocUnsafeSlow(64 * 1024 + CONN_PREFIX_BYTES);
   /** where every connection's reads land (onread.ts): what is kept of a read is copied out */
   private readonly readBuf: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
+  /** batches parked while their shard's ring is full: a read, the start of a line before it, the connection id */
+  private readonly parked = new ParkPool(64 * 1024 + 4096 + CONN_PREFIX_BYTES, 64);
   /** connections read into readBuf (the others through 'data', where Node does not allow it) */
   userBufferConns = 0;
 
@@ -203,7 +239,7 @@ export class WriterServer {
       if (head !== null) off += head.copy(payload, off);
       lines.copy(payload, off);
       if (c.queue.length === 0 && this.tryHand(c, payload)) return;
-      c.queue.push(Buffer.from(payload));
+      c.queue.push(this.parked.copy(payload));
     } else {
       const all = head === null ? lines : Buffer.concat([head, lines]);
       let start = 0;
@@ -237,7 +273,8 @@ export class WriterServer {
   private pump(c: WriterConn): void {
     while (c.queue.length > 0) {
       const b = c.queue[0] as Buffer;
-      const p = this.rt.ingestTo(c.shard, b, FORMAT_STATS_WRITER);
+      // (its events counted now, not kept for the case its shard dies: the buffer is reused)
+      const p = this.rt.ingestTo(c.shard, b, FORMAT_STATS_WRITER, false);
       if (p === null) {
         if (!c.waiting) {
           c.waiting = true;
@@ -252,6 +289,7 @@ export class WriterServer {
         return;
       }
       c.queue.shift();
+      this.parked.release(b);
       this.counters.batches++;
       void p.then((o) => this.answered(c, o));
     }
