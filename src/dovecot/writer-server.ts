@@ -123,8 +123,6 @@ export class WriterServer {
   private readonly readBuf: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
   /** batches parked while their shard's ring is full: a read, the start of a line before it, the connection id */
   private readonly parked = new ParkPool(64 * 1024 + 4096 + CONN_PREFIX_BYTES, 64);
-  /** connections read into readBuf (the others through 'data', where Node does not allow it) */
-  userBufferConns = 0;
 
   constructor(
     private readonly rt: Runtime,
@@ -158,7 +156,7 @@ export class WriterServer {
     socket.on('error', () => undefined);
     socket.on('close', () => this.onClose(c));
     // the socket was accepted paused (listenUnix `paused`): reading starts here
-    if (readInto(socket, this.readBuf, (chunk) => this.onData(c, chunk))) this.userBufferConns++;
+    readInto(socket, this.readBuf, (chunk) => this.onData(c, chunk));
   }
 
   private onData(c: WriterConn, chunk: Buffer): void {
