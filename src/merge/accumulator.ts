@@ -124,24 +124,25 @@ const RAW = new RawIndices();
 
 /**
  * Adds the `nd` dists of a cell (at `p`) into `node`, and when `up` into
- * every ancestor of it too; returns where the cell ends.
+ * every ancestor of it too; returns where the cell ends. Dist by dist, each
+ * down the whole chain: a dist's raw values' indices (RAW) are computed once
+ * for all the levels it is added to.
  */
 function addCell(m: AccMetric, node: AccNode, up: boolean, c: Float64Array, p: number, nd: number): number {
   const n = c[p] as number;
   // the source's own overflow child, or a sub-metric the cap folded into ours
   if (node.key === null) m.overflow += n;
   const raw = up && node.parent !== null ? RAW : null;
-  let end = p;
-  for (let x: AccNode | null = node; x !== null; x = up ? x.parent : null) {
-    const dists = x.dists;
-    let q = p;
-    for (let j = 0; j < nd; j++) {
-      const d = dists[j];
-      q = d === undefined ? skipDist(c, q) : d.addFlat(c, q, raw);
+  let q = p;
+  for (let j = 0; j < nd; j++) {
+    let end = q;
+    for (let x: AccNode | null = node; x !== null; x = up ? x.parent : null) {
+      const d = x.dists[j];
+      end = d === undefined ? skipDist(c, q) : d.addFlat(c, q, raw);
     }
-    end = q;
+    q = end;
   }
-  return end;
+  return q;
 }
 
 function zero(node: AccNode): void {
