@@ -237,7 +237,8 @@ export class Distribution {
       let o = this.writeMoments(buf, w.len);
       buf[o++] = KIND_RAW;
       buf[o++] = n;
-      buf.set(s.subarray(VALUES, VALUES + n), o);
+      // copied in a loop: a subarray view per dist and delta was most of a shard's garbage
+      for (let i = 0; i < n; i++) buf[o + i] = s[VALUES + i] as number;
       w.len = o + n;
     } else {
       if (this.npend > 0) this.fold();
