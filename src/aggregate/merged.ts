@@ -208,9 +208,12 @@ export class MergedDist implements DistSnapshot {
     while (from < n) {
       if (d.npend === FOLD_AT) this.fold(d);
       const k = Math.min(n - from, FOLD_AT - d.npend);
-      p.set(idx.subarray(from, from + k), d.npend);
+      // copied in a loop: a subarray view per cell and level was most of the main thread's garbage
+      const to = from + k;
+      const o = d.npend - from;
+      for (let i = from; i < to; i++) p[o + i] = idx[i] as number;
       d.npend += k;
-      from += k;
+      from = to;
     }
   }
 
