@@ -15,113 +15,44 @@
  * a negative number. The property test of test/dovecot/writer.test.ts holds
  * both to Engine.ingest of the same events as plain objects.
  */
-import { decodeUtf8, type Interner } from '../event/intern.js';
+import type { Interner } from '../event/intern.js';
 import { keyIndexOf, type IngestPlan } from '../event/plan.js';
 import type { FieldValue, TallyEvent } from '../event/types.js';
+import { LineBytes, SCAN_SLOW, startsWith, TAB, UINT_MAX } from './writer-bytes.js';
 import { chainNegative, chainValue, type WriterConnection } from './writer-state.js';
 
-export const SCAN_SLOW = -1;
+export { SCAN_SLOW };
 
-const TAB = 9;
-const ESC = 1;
 /** `EVENT\t` */
 const EVENT_PREFIX = [0x45, 0x56, 0x45, 0x4e, 0x54, TAB];
 /** LOG_TYPE_COUNT */
-const LOG_TYPES = 6;
-/** digits at most read as a number here (exact in a double) */
-const MAX_DIGITS = 15;
+export const LOG_TYPES = 6;
 
 /** Whether `buf[start, end)` is an EVENT line. */
 export function isEventLine(buf: Uint8Array, start: number, end: number): boolean {
-  if (end - start < EVENT_PREFIX.length) return false;
-  for (let i = 0; i < EVENT_PREFIX.length; i++) if (buf[start + i] !== EVENT_PREFIX[i]) return false;
-  return true;
+  return startsWith(buf, start, end, EVENT_PREFIX);
 }
 
-export class WriterScanner {
+export class WriterScanner extends LineBytes {
   private readonly vals: (FieldValue | null)[];
   /** plan key → the generation it was set in by the line's own fields */
   private readonly mark: Int32Array;
   private gen = 0;
   private readonly cats: string[] = [];
   private readonly ownCats: string[] = [];
-  /** where the last number ended (the TAB after it, or the line's end) */
-  private numEnd = 0;
-  /** the last `tab()` passed an escape (\001) */
-  private escaped = false;
-  /** the last `tab()` passed a NUL */
-  private nul = false;
-  /** a view of the buffer being scanned (for tab()'s four-byte reads) */
-  private dv: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
-  private dvOf: Uint8Array | null = null;
 
   constructor(
     private readonly plan: IngestPlan,
-    private readonly interner: Interner,
+    interner: Interner,
     vals: (FieldValue | null)[],
   ) {
+    super(interner);
     this.vals = vals;
     this.mark = new Int32Array(plan.keys.length);
   }
 
-  /** An unsigned decimal of at most MAX_DIGITS digits ending at a TAB or `end`, or -1. */
-  private num(b: Uint8Array, pos: number, end: number): number {
-    let n = 0;
-    let i = pos;
-    while (i < end) {
-      const c = b[i] as number;
-      if (c === TAB) break;
-      if (c < 0x30 || c > 0x39) return -1;
-      n = n * 10 + (c - 0x30);
-      i++;
-    }
-    if (i === pos || i - pos > MAX_DIGITS) return -1;
-    this.numEnd = i;
-    return n;
-  }
-
-  /**
-   * The next TAB at or after `pos`, or `end`; notes an escape or a NUL on the
-   * way. Four bytes at a time while none of them is a TAB or below 2 (the
-   * zero-byte test of x ^ 0x09090909 or'ed with the below-2 test of x, exact
-   * for "any byte"), then byte by byte (arguments are short: this beats a
-   * native indexOf call, and a byte loop alone by about a quarter).
-   */
-  private tab(b: Uint8Array, pos: number, end: number): number {
-    let i = pos;
-    const dv = this.dv;
-    while (i + 4 <= end) {
-      const x = dv.getUint32(i, true);
-      const t = x ^ 0x09090909;
-      if (((((t - 0x01010101) & ~t) | ((x - 0x02020202) & ~x)) & 0x80808080) !== 0) break;
-      i += 4;
-    }
-    let low = false;
-    while (i < end) {
-      const c = b[i] as number;
-      if (c === TAB) break;
-      if (c < 2) low = true;
-      i++;
-    }
-    if (low) {
-      this.escaped = b.subarray(pos, i).indexOf(ESC) !== -1;
-      this.nul = b.subarray(pos, i).indexOf(0) !== -1;
-    } else {
-      this.escaped = false;
-      this.nul = false;
-    }
-    return i;
-  }
-
   private slotOf(b: Uint8Array, pos: number, len: number): number {
     return keyIndexOf(this.plan, b, pos, len);
-  }
-
-  /** The string of `len` bytes at `pos` (no escape in them), or null (invalid UTF-8). */
-  private str(b: Uint8Array, pos: number, len: number): string | null {
-    const id = this.interner.lookup(b, pos, len);
-    if (id >= 0) return this.interner.string(id);
-    return id === -1 ? decodeUtf8(b, pos, len) : null;
   }
 
   /**
@@ -131,10 +62,7 @@ export class WriterScanner {
    */
   scan(b: Buffer, start: number, end: number, st: WriterConnection, ev: TallyEvent): number {
     if (b[end - 1] === 0x0d) return SCAN_SLOW;
-    if (b !== this.dvOf) {
-      this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-      this.dvOf = b;
-    }
+    this.view(b);
     let pos = start + EVENT_PREFIX.length;
     const gid = this.num(b, pos, end);
     if (gid < 0 || this.numEnd >= end) return SCAN_SLOW;
@@ -205,7 +133,9 @@ export class WriterScanner {
         case 0x73: {
           // s<file>	<line>
           if (tab >= end) return SCAN_SLOW;
-          if (this.num(b, tab + 1, end) < 0) return SCAN_SLOW;
+          // str_to_uint: a line number past 2^32 - 1 is an error (the general path words it)
+          const ln = this.num(b, tab + 1, end);
+          if (ln < 0 || ln > UINT_MAX) return SCAN_SLOW;
           pos = this.numEnd + 1;
           break;
         }

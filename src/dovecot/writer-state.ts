@@ -209,6 +209,29 @@ export class WriterConnection {
     return code;
   }
 
+  /**
+   * A BEGIN the fast path read (writer-open.ts): `e` holds what importEvent
+   * would have made of the line. Opened and loaded as begin() does, or
+   * SCAN_SLOW (-1) with nothing changed when a cap or the duration sends it
+   * the general way.
+   */
+  openParsed(id: Key, e: OpenEvent, ev: TallyEvent): number {
+    e.depth = e.parent === null ? 0 : e.parent.depth + 1;
+    if (this.open.size >= MAX_OPEN_EVENTS || this.openBytes + e.bytes > MAX_OPEN_BYTES || e.depth > MAX_DEPTH || durationOf(e) < 0) return -1;
+    const code = this.load(e, e.parent, null, ev, 'BEGIN');
+    this.open.set(id, e);
+    this.openBytes += e.bytes;
+    return code;
+  }
+
+  /** An END the fast path read: true when `id` was open (now closed); false, nothing changed, otherwise. */
+  closeOpen(id: Key): boolean {
+    const e = this.open.get(id);
+    if (e === undefined) return false;
+    this.forget(id, e);
+    return true;
+  }
+
   private update(args: string[], bytes: number): number {
     const id = parseId(args[1]);
     const pid = parseId(args[2]);

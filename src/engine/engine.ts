@@ -5,8 +5,9 @@
 import type { SnapshotDepth } from '../aggregate/types.js';
 import type { MetricDef, ResolvedConfig, Settings } from '../config/types.js';
 import { ConfigError, TallydError } from '../errors.js';
-import { LINE_EVENT, LINE_EVENT_VALS, LINE_REJECT, MAX_LINE_BYTES, WriterConnection, type WriterResult } from '../dovecot/index.js';
-import { isEventLine, WriterScanner } from '../dovecot/writer-scan.js';
+import { LINE_EVENT, LINE_EVENT_VALS, LINE_OK, LINE_REJECT, MAX_LINE_BYTES, WriterConnection, type WriterResult } from '../dovecot/index.js';
+import { isBeginLine, isEndLine, OpenScanner } from '../dovecot/writer-open.js';
+import { isEventLine, SCAN_SLOW, WriterScanner } from '../dovecot/writer-scan.js';
 import {
   BrokenLine,
   FORMAT_KUMOMTA_JSON,
@@ -79,6 +80,8 @@ export class Engine {
   /** the current ingest plan: its keys and slots are what loadEvent's results are copied into */
   private plan!: IngestPlan;
   private writerScanner!: WriterScanner;
+  /** BEGIN and END lines (they read no plan: one for the engine's life) */
+  private readonly openScanner: OpenScanner;
   counters: EngineCounters;
   /** msgpack events the on-demand decoder left to msgpackr (off its common path) */
   generalDecodes: number;
@@ -87,6 +90,9 @@ export class Engine {
   /** stats-writer EVENT lines the fast path handed to the general parser (the rest: read in place) */
   writerGeneralLines = 0;
   writerEventLines = 0;
+  /** BEGIN lines, and those of them that went the general way */
+  writerBeginLines = 0;
+  writerGeneralBegins = 0;
   private nextId: number;
   /** sequence of the last batch (orders first sight of sub-metrics) */
   private seq: number;
@@ -111,6 +117,7 @@ export class Engine {
     this.metrics = list.map((x) => this.compile(x.def, x.id));
     this.ev = newEvent();
     this.interner = new Interner();
+    this.openScanner = new OpenScanner(this.interner);
     this.replan();
     this.counters = newCounters();
     this.generalDecodes = 0;
@@ -383,7 +390,15 @@ export class Engine {
             this.writerGeneralLines++;
             r = st.line(buf, pos, nl, ev);
           }
-        } else r = st.line(buf, pos, nl, ev);
+        } else if (isBeginLine(buf, pos, nl)) {
+          this.writerBeginLines++;
+          r = nl - pos <= MAX_LINE_BYTES ? this.openScanner.begin(buf, pos, nl, st, ev) : SCAN_SLOW;
+          if (r === SCAN_SLOW) {
+            this.writerGeneralBegins++;
+            r = st.line(buf, pos, nl, ev);
+          }
+        } else if (isEndLine(buf, pos, nl) && this.openScanner.end(buf, pos, nl, st)) r = LINE_OK;
+        else r = st.line(buf, pos, nl, ev);
       } catch (e) {
         // a bug of ours, not the client's: refuse the line, keep the connection
         st.code = R_WRITER_BAD_LINE;

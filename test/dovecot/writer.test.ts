@@ -110,6 +110,8 @@ interface Script {
     mailbox: { fields: Field[]; cats: number[] } | null;
     commands: { name: string; cmd: string; reply: string; fields: Field[]; cats: number[]; underMailbox: boolean; durUs: number; created: { sec: number; usec: number } }[];
     update: Field[] | null;
+    sessionSent: number;
+    mailboxSent: number;
   }[];
 }
 
@@ -140,6 +142,9 @@ const script: fc.Arbitrary<Script> = fc
             { maxLength: 5 },
           ),
           update: fc.option(fc.array(field, { maxLength: 2 })),
+          /** µs from a parent event's creation to its tv_last_sent (-1: never sent) */
+          sessionSent: fc.oneof(fc.constant(-1), fc.integer({ min: 0, max: 3_000_000 })),
+          mailboxSent: fc.integer({ min: 0, max: 3_000_000 }),
         }),
         { maxLength: 4 },
       ),
@@ -166,7 +171,7 @@ function linesOf(s: Script, idBase: number): { lines: string[]; events: (Record<
     const sessionEv: SourceEvent = {
       name: null,
       created,
-      lastSent: null,
+      lastSent: noLast(created, ses.sessionSent),
       source: ['imap-client.c', 187],
       categories: ses.sessionCats.map((i) => catNames[i] as string),
       fields: [['user', 'S', ses.user], ['remote_ip', 'S', ses.ip], ...ses.extra],
@@ -178,7 +183,7 @@ function linesOf(s: Script, idBase: number): { lines: string[]; events: (Record<
     let mm: ModelEvent | null = null;
     if (ses.mailbox !== null) {
       mid = ++id;
-      const mev: SourceEvent = { name: null, created, lastSent: { sec: created.sec + 1, usec: 0 }, source: null, categories: ses.mailbox.cats.map((i) => catNames[i] as string), fields: ses.mailbox.fields };
+      const mev: SourceEvent = { name: null, created, lastSent: noLast(created, ses.mailboxSent), source: null, categories: ses.mailbox.cats.map((i) => catNames[i] as string), fields: ses.mailbox.fields };
       mm = modelOf(mev, sm);
       lines.push(beginLine(mid, sid, mev, 1));
       events.push(plainOf(mm, mev, catParents));
@@ -216,6 +221,8 @@ describe('Engine.ingestWriter', () => {
   it('aggregates like Engine.ingest of the same events as plain objects (two connections interleaved, chunked)', () => {
     let eventLines = 0;
     let generalLines = 0;
+    let beginLines = 0;
+    let generalBegins = 0;
     fc.assert(
       fc.property(script, script, fc.array(fc.boolean(), { maxLength: 200 }), fc.array(fc.nat(3), { maxLength: 200 }), (s1, s2, pick, chunk) => {
         const a = linesOf(s1, 0);
@@ -257,15 +264,20 @@ describe('Engine.ingestWriter', () => {
         expect(writer.counters.eventsAccepted).toBe(plain.counters.eventsAccepted);
         eventLines += writer.writerEventLines;
         generalLines += writer.writerGeneralLines;
+        beginLines += writer.writerBeginLines;
+        generalBegins += writer.writerGeneralBegins;
       }),
       { numRuns: 150 },
     );
     // the fast path is held equal here, not only the fallback: the input is hostile on purpose
     // (escapes, negative numbers, string lists a metric reads send a line the general way),
     // and still a good share of EVENT lines take the fast path (about half in practice)
-    console.info(`writer property test: ${generalLines} of ${eventLines} EVENT lines went the general way`);
+    console.info(`writer property test: ${generalLines} of ${eventLines} EVENT lines, ${generalBegins} of ${beginLines} BEGIN lines went the general way`);
     expect(eventLines).toBeGreaterThan(500);
     expect(generalLines).toBeLessThan(eventLines * 0.8);
+    // BEGIN lines have their own fast path (writer-open.ts), held to the same reference
+    expect(beginLines).toBeGreaterThan(200);
+    expect(generalBegins).toBeLessThan(beginLines * 0.8);
   });
 });
 
@@ -315,6 +327,14 @@ describe('Engine.ingestWriter on bad input', () => {
     ['a BEGIN of an open id', 'BEGIN\t1\t0\t0\t100\t0\n', 'writer_duplicate_event'],
     ['a BEGIN under an unknown parent', 'BEGIN\t2\t5\t0\t100\t0\n', 'writer_unknown_parent'],
     ['a BEGIN with one id', 'BEGIN\t2\n', 'writer_bad_line'],
+    ['a BEGIN with a log type out of range', 'BEGIN\t2\t0\t6\t100\t0\n', 'writer_bad_line'],
+    ['a BEGIN with usecs ≥ 10⁶', 'BEGIN\t2\t0\t0\t100\t1000000\n', 'writer_bad_line'],
+    ['a BEGIN with a field value missing', 'BEGIN\t2\t0\t0\t100\t0\tSkey\n', 'writer_bad_line'],
+    ['a BEGIN with a bad integer field', 'BEGIN\t2\t0\t0\t100\t0\tIport\t9x\n', 'writer_bad_line'],
+    ['a BEGIN whose source line is past 2^32 - 1', 'BEGIN\t2\t0\t0\t100\t0\tsfile.c\t4294967296\n', 'writer_bad_line'],
+    ['a BEGIN with an unregistered category', 'BEGIN\t2\t0\t0\t100\t0\tcimap\n', 'writer_unknown_category'],
+    ['a BEGIN sent before it was created', 'BEGIN\t2\t0\t0\t100\t10\tl100\t9\n', 'writer_negative_duration'],
+    ['an EVENT whose source line is past 2^32 - 1', 'EVENT\t0\t1\t0\t100\t0\tsfile.c\t4294967296\tnx\n', 'writer_bad_line'],
     ['an UPDATE of an unknown id', 'UPDATE\t5\t0\t100\t0\n', 'writer_unknown_event'],
     ['an UPDATE that changes the parent', 'BEGIN\t2\t1\t0\t100\t0\nUPDATE\t2\t0\t100\t0\n', 'writer_conflict', 3],
     ['an END of an unknown id', 'END\t5\n', 'writer_unknown_event'],
