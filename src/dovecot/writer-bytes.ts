@@ -16,6 +16,8 @@ const ESC = 1;
 const MAX_DIGITS = 15;
 /** str_to_uint's range (a source line number) */
 export const UINT_MAX = 0xffffffff;
+/** LOG_TYPE_COUNT */
+export const LOG_TYPES = 6;
 
 /** Whether `buf[start, end)` starts with `prefix`. */
 export function startsWith(buf: Uint8Array, start: number, end: number, prefix: readonly number[]): boolean {
@@ -31,6 +33,11 @@ export class LineBytes {
   protected escaped = false;
   /** the last `tab()` passed a NUL */
   protected nul = false;
+  /** what head() and lastSent() read */
+  protected id1 = 0;
+  protected id2 = 0;
+  protected sec = 0;
+  protected usec = 0;
   /** a view of the buffer being scanned (for tab()'s four-byte reads) */
   private dv: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   private dvOf: Uint8Array | null = null;
@@ -92,6 +99,62 @@ export class LineBytes {
       this.nul = false;
     }
     return i;
+  }
+
+  // head(), lastSent(), source() and number() are BEGIN's (writer-open.ts). EVENT's scan
+  // keeps the same steps written out: with these four calls in it, V8 inlined less of
+  // its argument loop, and it took 1,761-1,852 ns per writer event in one process
+  // against 1,638-1,777 (fastest of 15 rounds, both orders, four pairs).
+
+  /**
+   * `<id>	<id>	<log type>	<tv_created sec>	<usec>` at `pos` (what follows
+   * the command of EVENT and BEGIN) into id1, id2, sec and usec: where the
+   * items start, or -1.
+   */
+  protected head(b: Uint8Array, pos: number, end: number): number {
+    const id1 = this.num(b, pos, end);
+    if (id1 < 0 || this.numEnd >= end) return -1;
+    const id2 = this.num(b, this.numEnd + 1, end);
+    if (id2 < 0 || this.numEnd >= end) return -1;
+    const lt = this.num(b, this.numEnd + 1, end);
+    if (lt < 0 || lt >= LOG_TYPES || this.numEnd >= end) return -1;
+    const sec = this.num(b, this.numEnd + 1, end);
+    if (sec < 0) return -1;
+    const p = this.numEnd + 1;
+    const usec = p <= end ? this.num(b, p, end) : -1;
+    if (usec < 0 || usec >= 1_000_000) return -1;
+    this.id1 = id1;
+    this.id2 = id2;
+    this.sec = sec;
+    this.usec = usec;
+    return this.numEnd + 1;
+  }
+
+  /** The item `l<sec>	<usec>` at `pos` into sec and usec: where the next starts, or -1. */
+  protected lastSent(b: Uint8Array, pos: number, end: number): number {
+    const s = this.num(b, pos + 1, end);
+    if (s < 0 || this.numEnd >= end) return -1;
+    const u = this.num(b, this.numEnd + 1, end);
+    if (u < 0 || u >= 1_000_000) return -1;
+    this.sec = s;
+    this.usec = u;
+    return this.numEnd + 1;
+  }
+
+  /** The item `s<file>	<line>` whose first TAB is `tab`: where the next starts, or -1 (str_to_uint's range). */
+  protected source(b: Uint8Array, tab: number, end: number): number {
+    if (tab >= end) return -1;
+    const ln = this.num(b, tab + 1, end);
+    return ln < 0 || ln > UINT_MAX ? -1 : this.numEnd + 1;
+  }
+
+  /** The value at `pos` of an `I` field, or of a `T` field (`tv`: sec·10⁶ + usec): the number (ending at numEnd), or -1. */
+  protected number(b: Uint8Array, pos: number, end: number, tv: boolean): number {
+    const v = this.num(b, pos, end);
+    if (v < 0 || !tv) return v;
+    if (this.numEnd >= end) return -1;
+    const u = this.num(b, this.numEnd + 1, end);
+    return u < 0 || u >= 1_000_000 ? -1 : v * 1_000_000 + u;
   }
 
   /** The string of `len` bytes at `pos` (no escape in them), or null (invalid UTF-8). */

@@ -17,9 +17,8 @@
  */
 import { decodeUtf8 } from '../event/intern.js';
 import type { FieldValue, TallyEvent } from '../event/types.js';
-import { LineBytes, SCAN_SLOW, startsWith, TAB, UINT_MAX } from './writer-bytes.js';
-import { LOG_TYPES } from './writer-scan.js';
-import type { OpenEvent, WriterConnection } from './writer-state.js';
+import { LineBytes, SCAN_SLOW, startsWith, TAB } from './writer-bytes.js';
+import { newOpenEvent, type OpenEvent, type WriterConnection } from './writer-state.js';
 
 /** `BEGIN\t` */
 const BEGIN_PREFIX = [0x42, 0x45, 0x47, 0x49, 0x4e, TAB];
@@ -43,16 +42,10 @@ export class OpenScanner extends LineBytes {
   begin(b: Buffer, start: number, end: number, st: WriterConnection, ev: TallyEvent): number {
     if (b[end - 1] === 0x0d || st.plan === null) return SCAN_SLOW;
     this.view(b);
-    let pos = start + BEGIN_PREFIX.length;
-    const id = this.num(b, pos, end);
-    if (id < 0 || this.numEnd >= end) return SCAN_SLOW;
-    pos = this.numEnd + 1;
-    const pid = this.num(b, pos, end);
-    if (pid < 0 || this.numEnd >= end) return SCAN_SLOW;
-    pos = this.numEnd + 1;
-    const lt = this.num(b, pos, end);
-    if (lt < 0 || lt >= LOG_TYPES || this.numEnd >= end) return SCAN_SLOW;
-    pos = this.numEnd + 1;
+    let pos = this.head(b, start + BEGIN_PREFIX.length, end);
+    if (pos < 0) return SCAN_SLOW;
+    const id = this.id1;
+    const pid = this.id2;
     let parent: OpenEvent | null = null;
     if (pid !== 0) {
       const p = st.open.get(pid);
@@ -61,26 +54,9 @@ export class OpenScanner extends LineBytes {
       parent = p;
     }
     if (id === 0 || st.open.has(id) || st.dropped.has(id)) return SCAN_SLOW;
-    const createdSec = this.num(b, pos, end);
-    if (createdSec < 0) return SCAN_SLOW;
-    pos = this.numEnd + 1;
-    const createdUsec = pos <= end ? this.num(b, pos, end) : -1;
-    if (createdUsec < 0 || createdUsec >= 1_000_000) return SCAN_SLOW;
-    pos = this.numEnd + 1;
-    // the literal of WriterConnection.begin: one shape for every open event
-    const e: OpenEvent = {
-      createdSec,
-      createdUsec,
-      lastSentSec: 0,
-      lastSentUsec: 0,
-      name: null,
-      categories: [],
-      fields: new Map(),
-      negative: false,
-      parent,
-      depth: 0,
-      bytes: end - start,
-    };
+    const e = newOpenEvent(parent, end - start);
+    e.createdSec = this.sec;
+    e.createdUsec = this.usec;
     const fields = e.fields;
     while (pos < end) {
       const tab = this.tab(b, pos, end);
@@ -95,17 +71,12 @@ export class OpenScanner extends LineBytes {
           pos = tab + 1;
           break;
         }
-        case 0x6c: {
-          // l<sec>	<usec>
-          const s = this.num(b, pos + 1, end);
-          if (s < 0 || this.numEnd >= end) return SCAN_SLOW;
-          const u = this.num(b, this.numEnd + 1, end);
-          if (u < 0 || u >= 1_000_000) return SCAN_SLOW;
-          e.lastSentSec = s;
-          e.lastSentUsec = u;
-          pos = this.numEnd + 1;
+        case 0x6c: // l<sec>	<usec>
+          pos = this.lastSent(b, pos, end);
+          if (pos < 0) return SCAN_SLOW;
+          e.lastSentSec = this.sec;
+          e.lastSentUsec = this.usec;
           break;
-        }
         case 0x6e: {
           // n<name>
           const name = this.str(b, pos + 1, tab - pos - 1);
@@ -114,14 +85,10 @@ export class OpenScanner extends LineBytes {
           pos = tab + 1;
           break;
         }
-        case 0x73: {
-          // s<file>	<line>
-          if (tab >= end) return SCAN_SLOW;
-          const ln = this.num(b, tab + 1, end);
-          if (ln < 0 || ln > UINT_MAX) return SCAN_SLOW;
-          pos = this.numEnd + 1;
+        case 0x73: // s<file>	<line>
+          pos = this.source(b, tab, end);
+          if (pos < 0) return SCAN_SLOW;
           break;
-        }
         case 0x53: // S<key>	<string>
         case 0x49: // I<key>	<integer>
         case 0x54: {
@@ -140,14 +107,8 @@ export class OpenScanner extends LineBytes {
             v = s;
             pos = vend + 1;
           } else {
-            let n = this.num(b, vpos, end);
+            const n = this.number(b, vpos, end, code === 0x54);
             if (n < 0) return SCAN_SLOW;
-            if (code === 0x54) {
-              if (this.numEnd >= end) return SCAN_SLOW;
-              const u = this.num(b, this.numEnd + 1, end);
-              if (u < 0 || u >= 1_000_000) return SCAN_SLOW;
-              n = n * 1_000_000 + u;
-            }
             v = n;
             pos = this.numEnd + 1;
           }

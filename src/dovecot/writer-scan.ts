@@ -18,15 +18,13 @@
 import type { Interner } from '../event/intern.js';
 import { keyIndexOf, type IngestPlan } from '../event/plan.js';
 import type { FieldValue, TallyEvent } from '../event/types.js';
-import { LineBytes, SCAN_SLOW, startsWith, TAB, UINT_MAX } from './writer-bytes.js';
+import { LineBytes, LOG_TYPES, SCAN_SLOW, startsWith, TAB, UINT_MAX } from './writer-bytes.js';
 import { chainNegative, chainValue, type WriterConnection } from './writer-state.js';
 
 export { SCAN_SLOW };
 
 /** `EVENT\t` */
 const EVENT_PREFIX = [0x45, 0x56, 0x45, 0x4e, 0x54, TAB];
-/** LOG_TYPE_COUNT */
-export const LOG_TYPES = 6;
 
 /** Whether `buf[start, end)` is an EVENT line. */
 export function isEventLine(buf: Uint8Array, start: number, end: number): boolean {

@@ -69,6 +69,23 @@ export interface OpenEvent extends WriterEvent {
   bytes: number;
 }
 
+/** An open event before its import: one literal, one shape for every open event (a spread makes a slower, dictionary-like object). */
+export function newOpenEvent(parent: OpenEvent | null, bytes: number): OpenEvent {
+  return {
+    createdSec: 0,
+    createdUsec: 0,
+    lastSentSec: 0,
+    lastSentUsec: 0,
+    name: null,
+    categories: [],
+    fields: new Map(),
+    negative: false,
+    parent,
+    depth: 0,
+    bytes,
+  };
+}
+
 interface Category {
   parent: string | null;
   /** the category and its ancestors */
@@ -174,20 +191,7 @@ export class WriterConnection {
     if (parent === undefined) return this.fail(R_WRITER_UNKNOWN_PARENT, 'BEGIN', 'Unknown parent event ID');
     const lt = parseUint(args[3]);
     if (lt < 0 || lt >= LOG_TYPE_COUNT) return this.fail(R_WRITER_BAD_LINE, 'BEGIN', 'Invalid log type');
-    // one literal, one shape for every open event (a spread makes a slower, dictionary-like object)
-    const e: OpenEvent = {
-      createdSec: 0,
-      createdUsec: 0,
-      lastSentSec: 0,
-      lastSentUsec: 0,
-      name: null,
-      categories: [],
-      fields: new Map(),
-      negative: false,
-      parent: parent === DROPPED ? null : parent,
-      depth: 0,
-      bytes,
-    };
+    const e = newOpenEvent(parent === DROPPED ? null : parent, bytes);
     const r = importEvent(e, args, 4, this.categories);
     if (r !== IMPORT_OK) return this.fail(r === IMPORT_UNKNOWN_CATEGORY ? R_WRITER_UNKNOWN_CATEGORY : R_WRITER_BAD_LINE, 'BEGIN', importError);
     e.depth = e.parent === null ? 0 : e.parent.depth + 1;
