@@ -17,6 +17,7 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { BrokenLine, FORMAT_MSGPACK, FORMAT_NDJSON } from '../event/decode.js';
+import { msgpackEnd } from '../event/msgpack.js';
 import { TallydError } from '../errors.js';
 
 const CHUNK_BYTES = 1 << 20;
@@ -372,118 +373,6 @@ function parseOrBroken(text: string, line: number): unknown {
 }
 
 // ---- msgpack ---------------------------------------------------------------
-
-/**
- * Per type byte at 0xc0 and above: the header bytes a value of that type
- * needs before its size is known (0: a byte no value starts with, 0xc1).
- */
-const NEED = new Uint8Array(64);
-for (const [t, n] of [
-  [0xc0, 1], [0xc2, 1], [0xc3, 1], [0xc4, 2], [0xc5, 3], [0xc6, 5], [0xc7, 3], [0xc8, 4], [0xc9, 6], [0xca, 1], [0xcb, 1],
-  [0xcc, 1], [0xcd, 1], [0xce, 1], [0xcf, 1], [0xd0, 1], [0xd1, 1], [0xd2, 1], [0xd3, 1], [0xd4, 1], [0xd5, 1], [0xd6, 1], [0xd7, 1], [0xd8, 1],
-  [0xd9, 2], [0xda, 3], [0xdb, 5], [0xdc, 3], [0xdd, 5], [0xde, 3], [0xdf, 5],
-] as const) {
-  NEED[t - 0xc0] = n;
-}
-/** Per type byte at 0xc0 and above: the whole size of a value of fixed size (0: its size is in its header, or no value). */
-const FIXED = new Uint8Array(64);
-for (const [t, n] of [
-  [0xc0, 1], [0xc2, 1], [0xc3, 1], [0xca, 5], [0xcb, 9], [0xcc, 2], [0xcd, 3], [0xce, 5], [0xcf, 9],
-  [0xd0, 2], [0xd1, 3], [0xd2, 5], [0xd3, 9], [0xd4, 3], [0xd5, 4], [0xd6, 6], [0xd7, 10], [0xd8, 18],
-] as const) {
-  FIXED[t - 0xc0] = n;
-}
-
-function u16(b: Uint8Array, p: number): number {
-  return ((b[p] as number) << 8) | (b[p + 1] as number);
-}
-
-function u32(b: Uint8Array, p: number): number {
-  return (b[p] as number) * 0x1000000 + (((b[p + 1] as number) << 16) | ((b[p + 2] as number) << 8) | (b[p + 3] as number));
-}
-
-/**
- * The end of the msgpack value at `pos`, -1 when `b` ends before it does;
- * throws on a byte no value starts with. Allocates nothing: it walks every
- * event of a msgpack file once (`tallyd aggregate`), before the engine reads
- * it.
- */
-export function msgpackEnd(b: Uint8Array, pos: number): number {
-  let todo = 1;
-  const n = b.length;
-  while (todo > 0) {
-    if (pos >= n) return -1;
-    todo--;
-    const t = b[pos] as number;
-    if (t <= 0x7f || t >= 0xe0) {
-      pos++;
-      continue;
-    }
-    if (t <= 0x8f) {
-      todo += (t & 0x0f) * 2;
-      pos++;
-      continue;
-    }
-    if (t <= 0x9f) {
-      todo += t & 0x0f;
-      pos++;
-      continue;
-    }
-    if (t <= 0xbf) {
-      pos += 1 + (t & 0x1f);
-      continue;
-    }
-    const need = NEED[t - 0xc0] as number;
-    if (need === 0) throw new Error(`byte 0x${t.toString(16)} starts no msgpack value`);
-    if (pos + need > n) return -1;
-    const fixed = FIXED[t - 0xc0] as number;
-    if (fixed !== 0) {
-      pos += fixed;
-      continue;
-    }
-    switch (t) {
-      case 0xc4:
-      case 0xd9:
-        pos += 2 + (b[pos + 1] as number);
-        break;
-      case 0xc5:
-      case 0xda:
-        pos += 3 + u16(b, pos + 1);
-        break;
-      case 0xc6:
-      case 0xdb:
-        pos += 5 + u32(b, pos + 1);
-        break;
-      case 0xc7:
-        pos += 3 + (b[pos + 1] as number);
-        break;
-      case 0xc8:
-        pos += 4 + u16(b, pos + 1);
-        break;
-      case 0xc9:
-        pos += 6 + u32(b, pos + 1);
-        break;
-      case 0xdc:
-        todo += u16(b, pos + 1);
-        pos += 3;
-        break;
-      case 0xdd:
-        todo += u32(b, pos + 1);
-        pos += 5;
-        break;
-      case 0xde:
-        todo += u16(b, pos + 1) * 2;
-        pos += 3;
-        break;
-      default:
-        // 0xdf
-        todo += u32(b, pos + 1) * 2;
-        pos += 5;
-        break;
-    }
-  }
-  return pos > n ? -1 : pos;
-}
 
 async function* msgpackBatches(r: Reader, name: string): AsyncGenerator<EventBatch> {
   /** elements of the current top-level array still to come */

@@ -192,3 +192,41 @@ export function scanMsgpack(b: Uint8Array): number {
   }
   return events;
 }
+
+/**
+ * The end of the msgpack value at `pos` of `b`, -1 when `b` ends before it
+ * does; throws on 0xc1, which starts no value. Checks nothing else and
+ * allocates nothing: `tallyd aggregate` walks every value of a msgpack file
+ * with it to cut the file into batches (src/cli/stream.ts), before the
+ * engine reads them (and checks them, as it checks any batch).
+ */
+export function msgpackEnd(b: Uint8Array, pos: number): number {
+  let todo = 1;
+  const end = b.length;
+  while (todo > 0) {
+    if (pos >= end) return -1;
+    todo--;
+    const t = b[pos] as number;
+    const kind = KIND[t] as number;
+    if (kind === K_FIXED) pos += 1 + (FIXED[t] as number);
+    else if (kind === K_FIXSTR) pos += 1 + (t & 0x1f);
+    else if (kind === K_FIXMAP) {
+      todo += (t & 0x0f) * 2;
+      pos++;
+    } else if (kind === K_FIXARRAY) {
+      todo += t & 0x0f;
+      pos++;
+    } else if (kind === K_NEVER) throw new Error(`byte 0x${t.toString(16)} starts no msgpack value`);
+    else {
+      const lenBytes = LEN[t] as number;
+      if (pos + 1 + lenBytes > end) return -1;
+      const n = lenBytes === 0 ? (FIXED[t] as number) : readLength(b, pos + 1, lenBytes);
+      pos += 1 + lenBytes;
+      // the bytes; an extension's type byte, then its data; the values of an array or a map
+      if (kind === K_BYTES) pos += n;
+      else if (kind === K_EXT) pos += 1 + n;
+      else todo += kind === K_MAP ? 2 * n : n;
+    }
+  }
+  return pos > end ? -1 : pos;
+}

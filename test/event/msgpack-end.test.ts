@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { msgpackEnd } from '../../src/cli/stream.js';
+import { msgpackEnd } from '../../src/event/msgpack.js';
 
 // plain msgpack, every width msgpackr writes (no records: what a producer sends)
 const packr = new Packr({ useRecords: false, variableMapSize: true });
