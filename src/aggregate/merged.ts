@@ -16,13 +16,13 @@
  * point at a heap number). Everything a dense one needs more is in its
  * DenseState, kept across a reset for the next promotion.
  */
+import { countsHist } from './buckets.js';
 import { COUNTS_LENGTH, histValue, indexOfValue } from './geometry.js';
 import { DIST_HEADER, KIND_INDICES, KIND_RAW } from '../merge/delta.js';
 import { addMomentsAt, COUNT, M2, MAX, MEAN, MIN, SUM, VALUES } from './merge.js';
-import type { BucketsHist, DistHist, DistSnapshot } from './types.js';
+import type { DistHist, DistSnapshot } from './types.js';
 import { INLINE_MAX, valuesHist } from './values.js';
 
-const UINT32_MAX = 4294967295;
 /** pending values folded at once, at most */
 const FOLD_AT = 16384;
 
@@ -80,41 +80,6 @@ function withRoom(s: readonly number[], extra: number): number[] {
   out[0] = 0.5;
   for (let i = 0; i < s.length; i++) out[i] = s[i] as number;
   return out;
-}
-
-/** whether the counts nonZero() last saw hold one above UINT32_MAX */
-let nonZeroBig = false;
-
-/**
- * The non-zero counts of d[lo..hi]. The long loops over a dense counts array
- * are functions of their own: inside denseHist, V8 compiled it on stack
- * replacement in the loop, and the code after the loop, with no feedback
- * yet, deoptimized it at once, dump after dump.
- */
-function nonZero(d: Float64Array, lo: number, hi: number): number {
-  let n = 0;
-  let big = false;
-  for (let i = lo; i <= hi; i++) {
-    const x = d[i] as number;
-    if (x !== 0) {
-      n++;
-      if (x > UINT32_MAX) big = true;
-    }
-  }
-  nonZeroBig = big;
-  return n;
-}
-
-/** d[lo..hi]'s non-zero counts and their indices into `index` and `counts` (as many as nonZero counted). */
-function fillNonZero(d: Float64Array, lo: number, hi: number, index: Uint16Array, counts: Uint32Array | Float64Array): void {
-  let k = 0;
-  for (let i = lo; i <= hi; i++) {
-    const x = d[i] as number;
-    if (x !== 0) {
-      index[k] = i;
-      counts[k++] = x;
-    }
-  }
 }
 
 export class MergedDist implements DistSnapshot {
@@ -281,9 +246,9 @@ export class MergedDist implements DistSnapshot {
   /**
    * The value distribution as a snapshot hist (undefined when empty); a dense
    * one's is cached until the next change. Each kind is built by a method of
-   * its own, and a dense one's loops are functions of their own (nonZero):
-   * written in one getter, V8 deoptimized it 259 times in three dumps of
-   * bench:dovecot's 386 rows.
+   * its own, and a dense one's loop is in buckets.ts (toScratch): written in
+   * one getter, V8 deoptimized it 259 times in three dumps of bench:dovecot's
+   * 386 rows.
    */
   get hist(): DistHist | undefined {
     if (this.count === 0) return undefined;
@@ -297,14 +262,7 @@ export class MergedDist implements DistSnapshot {
   private denseHist(ds: DenseState): DistHist {
     if (ds.cached !== undefined) return ds.cached;
     if (ds.npend > 0) this.fold(ds);
-    const d = ds.counts;
-    const lo = indexOfValue(histValue(this.min));
-    const hi = indexOfValue(histValue(this.max));
-    const n = nonZero(d, lo, hi);
-    const index = new Uint16Array(n);
-    const counts = nonZeroBig ? new Float64Array(n) : new Uint32Array(n);
-    fillNonZero(d, lo, hi, index, counts);
-    const out: BucketsHist = { kind: 'hdr', index, counts };
+    const out = countsHist(ds.counts, indexOfValue(histValue(this.min)), indexOfValue(histValue(this.max)));
     ds.cached = out;
     return out;
   }
