@@ -40,7 +40,7 @@ export class OpenScanner extends LineBytes {
    * openParsed answers), SCAN_SLOW when the general parser must take it.
    */
   begin(b: Buffer, start: number, end: number, st: WriterConnection, ev: TallyEvent): number {
-    if (b[end - 1] === 0x0d || st.plan === null) return SCAN_SLOW;
+    if (b[end - 1] === 0x0d) return SCAN_SLOW;
     this.view(b);
     let pos = this.head(b, start + BEGIN_PREFIX.length, end);
     if (pos < 0) return SCAN_SLOW;

@@ -21,8 +21,6 @@ import type { FieldValue, TallyEvent } from '../event/types.js';
 import { LineBytes, LOG_TYPES, SCAN_SLOW, startsWith, TAB, UINT_MAX } from './writer-bytes.js';
 import { chainNegative, chainValue, type WriterConnection } from './writer-state.js';
 
-export { SCAN_SLOW };
-
 /** `EVENT\t` */
 const EVENT_PREFIX = [0x45, 0x56, 0x45, 0x4e, 0x54, TAB];
 

@@ -62,7 +62,6 @@ export function writerFilter(canonicals: readonly string[]): string {
  */
 class ParkPool {
   private readonly free: ArrayBuffer[] = [];
-  private readonly mine = new WeakSet<ArrayBuffer>();
 
   constructor(
     private readonly size: number,
@@ -71,20 +70,20 @@ class ParkPool {
 
   copy(bytes: Buffer): Buffer {
     if (bytes.length > this.size) return Buffer.from(bytes);
-    let ab = this.free.pop();
-    if (ab === undefined) {
-      ab = new ArrayBuffer(this.size);
-      this.mine.add(ab);
-    }
+    const ab = this.free.pop() ?? new ArrayBuffer(this.size);
     const out = Buffer.from(ab, 0, bytes.length);
     bytes.copy(out);
     return out;
   }
 
-  /** `b` (written to the ring, referenced nowhere else) back to the pool, if it came from it */
+  /**
+   * `b` (written to the ring, referenced nowhere else) back to the pool, if it
+   * came from it: only the pool's buffers are `size` long (a larger batch's
+   * own copy is longer).
+   */
   release(b: Buffer): void {
     const ab = b.buffer as ArrayBuffer;
-    if (this.mine.has(ab) && this.free.length < this.max) this.free.push(ab);
+    if (ab.byteLength === this.size && this.free.length < this.max) this.free.push(ab);
   }
 }
 

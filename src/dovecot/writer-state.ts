@@ -37,6 +37,7 @@ import {
   R_WRITER_UNKNOWN_PARENT,
 } from '../event/validate.js';
 import { durationOf, IMPORT_OK, IMPORT_UNKNOWN_CATEGORY, importError, importEvent, newWriterEvent, type WriterEvent } from './writer-event.js';
+import { SCAN_SLOW } from './writer-bytes.js';
 import { MAX_LINE_BYTES, parseId, parseUint, splitLine } from './writer-line.js';
 
 /** Open events per connection (Dovecot has no cap). */
@@ -216,12 +217,12 @@ export class WriterConnection {
   /**
    * A BEGIN the fast path read (writer-open.ts): `e` holds what importEvent
    * would have made of the line. Opened and loaded as begin() does, or
-   * SCAN_SLOW (-1) with nothing changed when a cap or the duration sends it
-   * the general way.
+   * SCAN_SLOW with nothing changed when a cap or the duration sends it the
+   * general way.
    */
   openParsed(id: Key, e: OpenEvent, ev: TallyEvent): number {
     e.depth = e.parent === null ? 0 : e.parent.depth + 1;
-    if (this.open.size >= MAX_OPEN_EVENTS || this.openBytes + e.bytes > MAX_OPEN_BYTES || e.depth > MAX_DEPTH || durationOf(e) < 0) return -1;
+    if (this.open.size >= MAX_OPEN_EVENTS || this.openBytes + e.bytes > MAX_OPEN_BYTES || e.depth > MAX_DEPTH || durationOf(e) < 0) return SCAN_SLOW;
     const code = this.load(e, e.parent, null, ev, 'BEGIN');
     this.open.set(id, e);
     this.openBytes += e.bytes;

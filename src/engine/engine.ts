@@ -7,7 +7,8 @@ import type { MetricDef, ResolvedConfig, Settings } from '../config/types.js';
 import { ConfigError, TallydError } from '../errors.js';
 import { LINE_EVENT, LINE_EVENT_VALS, LINE_OK, LINE_REJECT, MAX_LINE_BYTES, WriterConnection, type WriterResult } from '../dovecot/index.js';
 import { isBeginLine, isEndLine, OpenScanner } from '../dovecot/writer-open.js';
-import { isEventLine, SCAN_SLOW, WriterScanner } from '../dovecot/writer-scan.js';
+import { SCAN_SLOW } from '../dovecot/writer-bytes.js';
+import { isEventLine, WriterScanner } from '../dovecot/writer-scan.js';
 import {
   BrokenLine,
   FORMAT_KUMOMTA_JSON,
