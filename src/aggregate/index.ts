@@ -1,5 +1,5 @@
 export { Distribution } from './distribution.js';
-export { MergedDist, RawIndices } from './merged.js';
+export { MergedDist } from './merged.js';
 export { emptyDist, mergeDist, mergeInto, subtractBasic } from './merge.js';
 export { medianOf, parsePercent, percentileOf, rankIndex, statOf } from './stats.js';
 export { COUNTS_LENGTH, HIST_MAX, SIGNIFICANT_DIGITS, highestAtIndex, histValue, indexOfValue } from './geometry.js';

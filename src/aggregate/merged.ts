@@ -30,30 +30,6 @@ const FOLD_AT = 16384;
 const ZERO: number[] = [0, 0, 0, 0, 0, 0];
 Object.freeze(ZERO);
 
-/**
- * The counts-array indices of one delta dist's raw values, made by the
- * first dense distribution that adds them and reused by the others the
- * same values go to (a node's ancestors, src/merge/accumulator.ts): each
- * value's index is computed once, not once per level. `at` names the dist
- * (its offset in the delta's cells) whose indices `idx` holds.
- */
-export class RawIndices {
-  idx = new Uint16Array(512);
-  at = -1;
-  cells: Float64Array | null = null;
-
-  /** the indices of the `len` raw values at `q` of `c`, computed if they are not those of the last call */
-  of(c: Float64Array, q: number, len: number): Uint16Array {
-    if (this.at === q && this.cells === c) return this.idx;
-    if (this.idx.length < len) this.idx = new Uint16Array(Math.max(len, 2 * this.idx.length));
-    const idx = this.idx;
-    for (let i = 0; i < len; i++) idx[i] = indexOfValue(histValue(c[q + i] as number));
-    this.at = q;
-    this.cells = c;
-    return idx;
-  }
-}
-
 interface DenseState {
   /** false after a reset: the counts (zero again) wait for the next promotion */
   on: boolean;
@@ -80,6 +56,14 @@ function withRoom(s: readonly number[], extra: number): number[] {
   out[0] = 0.5;
   for (let i = 0; i < s.length; i++) out[i] = s[i] as number;
   return out;
+}
+
+/** Adds counts `from[lo..hi]` into `to` (a loop of its own: nothing after it to deoptimize on). */
+function addCounts(to: Float64Array, from: Float64Array, lo: number, hi: number): void {
+  for (let i = lo; i <= hi; i++) {
+    const x = from[i] as number;
+    if (x !== 0) to[i] = (to[i] as number) + x;
+  }
 }
 
 export class MergedDist implements DistSnapshot {
@@ -136,11 +120,9 @@ export class MergedDist implements DistSnapshot {
 
   /**
    * Adds one dist of a flat delta (src/merge/delta.ts), read from `c` at `p`;
-   * returns where the next one starts. `raw`: where a dense distribution
-   * takes raw values' indices (shared by every distribution the same dist
-   * is added to).
+   * returns where the next one starts.
    */
-  addFlat(c: Float64Array, p: number, raw: RawIndices | null = null): number {
+  addFlat(c: Float64Array, p: number): number {
     const n = c[p] as number;
     if (n === 0) return p + 1;
     this.addMoments(n, c[p + 1] as number, c[p + 2] as number, c[p + 3] as number, c[p + 4] as number, c[p + 5] as number);
@@ -150,8 +132,7 @@ export class MergedDist implements DistSnapshot {
     // buckets and indices come only from a shard that went dense within one delta: more than INLINE_MAX values
     if (!this.isDense && (this.count > INLINE_MAX || kind !== KIND_RAW)) this.promote();
     if (kind === KIND_RAW) {
-      if (raw !== null && this.isDense) this.addIndices(raw.of(c, q, len), len);
-      else this.addValues(c, q, q + len);
+      this.addValues(c, q, q + len);
       return q + len;
     }
     const d = (this.d as DenseState).counts;
@@ -170,6 +151,27 @@ export class MergedDist implements DistSnapshot {
       d[j] = (d[j] as number) + (c[i + 1] as number);
     }
     return end;
+  }
+
+  /**
+   * Adds every figure of `o` into this one; `o` is left as it was. How a
+   * node's figures are added up from its children's (src/merge/accumulator.ts):
+   * a dense `o` costs its range of counts, not its values.
+   */
+  absorb(o: MergedDist): void {
+    const os = o.s;
+    const n = os[COUNT] as number;
+    if (n === 0) return;
+    this.addMoments(n, os[SUM] as number, os[MIN] as number, os[MAX] as number, os[MEAN] as number, os[M2] as number);
+    const od = o.d;
+    if (od === null || !od.on) {
+      if (!this.isDense && this.count > INLINE_MAX) this.promote();
+      this.addValues(os, VALUES, os.length);
+      return;
+    }
+    if (!this.isDense) this.promote();
+    if (od.npend > 0) o.fold(od);
+    addCounts((this.d as DenseState).counts, od.counts, indexOfValue(histValue(os[MIN] as number)), indexOfValue(histValue(os[MAX] as number)));
   }
 
   /** The moments of a part (nb values) added by the parallel formula; a dense hist is stale from here. */
@@ -197,24 +199,6 @@ export class MergedDist implements DistSnapshot {
       s = this.s = withRoom(s, to - from);
       for (let i = from; i < to; i++) s[VALUES + i - from] = v[i] as number;
     } else for (let i = from; i < to; i++) s.push(v[i] as number);
-  }
-
-  /** Adds the first `n` of counts-array indices `idx` (dense only), through the pending indices. */
-  private addIndices(idx: Uint16Array, n: number): void {
-    const d = this.d as DenseState;
-    let p = d.pend;
-    if (p === null) p = d.pend = new Uint16Array(FOLD_AT);
-    let from = 0;
-    while (from < n) {
-      if (d.npend === FOLD_AT) this.fold(d);
-      const k = Math.min(n - from, FOLD_AT - d.npend);
-      // copied in a loop: a subarray view per cell and level was most of the main thread's garbage
-      const to = from + k;
-      const o = d.npend - from;
-      for (let i = from; i < to; i++) p[o + i] = idx[i] as number;
-      d.npend += k;
-      from = to;
-    }
   }
 
   /** Adds the pending values into the dense counts. */

@@ -3,7 +3,7 @@
  * render from it; a reset zeroes it at one point of every shard's stream.
  * Its shape is an EngineSnapshot, so exporters read it directly.
  */
-import { MergedDist, RawIndices } from '../aggregate/index.js';
+import { MergedDist } from '../aggregate/index.js';
 import type { MetricDef } from '../config/types.js';
 import { newCounters } from '../engine/engine.js';
 import { trackedFields } from '../metrics/fields.js';
@@ -12,12 +12,41 @@ import type { ChildKey, EngineCounters, EngineSnapshot, MetricSnapshot, NodeSnap
 import { CELL_HEADER, DIST_HEADER, payloadLength, type FlatDelta } from './delta.js';
 import { mergeCounters } from './merge.js';
 
+/**
+ * A node of the main thread's tree. Deltas add to `own` (figures that count
+ * at every ancestor too) or `local` (figures of this node only: an inclusive
+ * node's, or a restored tree's); the figures read are worked out from them
+ * when the tree is settled (`settle`, before every read):
+ *
+ *   up    = own + the `up` of every child      (what the parent takes in)
+ *   dists = up + local                          (what exporters read)
+ *
+ * A leaf's `up` is its `own`, and a node without local figures reads its `up`
+ * (the same arrays): a sparse sub-metric keeps one set of figures. A delta's
+ * values are added once, at the node that recorded them; each level above
+ * adds them up at the next read, by ranges of counts.
+ */
 interface AccNode extends NodeSnapshot {
   dists: MergedDist[];
+  own: MergedDist[];
+  local: MergedDist[] | null;
+  up: MergedDist[];
+  /** CLEAN; VISIT: a node below needs working out; STALE: this one too */
+  dirty: number;
   children: AccNode[];
   index: Map<ChildKey, AccNode> | undefined;
-  /** null at a metric's root: a delta's own figures of a node are added up this chain */
+  /** null at a metric's root */
   parent: AccNode | null;
+}
+
+const CLEAN = 0;
+const VISIT = 1;
+const STALE = 2;
+
+function newDists(n: number): MergedDist[] {
+  const d: MergedDist[] = new Array(n);
+  for (let i = 0; i < n; i++) d[i] = new MergedDist();
+  return d;
 }
 
 /**
@@ -47,18 +76,25 @@ class Node implements AccNode {
   readonly name: string;
   readonly key: ChildKey;
   firstSeq: number;
-  readonly dists: MergedDist[];
+  dists: MergedDist[];
+  readonly own: MergedDist[];
+  local: MergedDist[] | null;
+  up: MergedDist[];
+  dirty: number;
   children: AccNode[];
   index: Map<ChildKey, AccNode> | undefined;
   readonly parent: AccNode | null;
 
   constructor(name: string, key: ChildKey, firstSeq: number, nDists: number, parent: AccNode | null) {
-    const dists: MergedDist[] = new Array(nDists);
-    for (let i = 0; i < nDists; i++) dists[i] = new MergedDist();
+    const own = newDists(nDists);
     this.name = name;
     this.key = key;
     this.firstSeq = firstSeq;
-    this.dists = dists;
+    this.dists = own;
+    this.own = own;
+    this.local = null;
+    this.up = own;
+    this.dirty = CLEAN;
     this.children = NO_CHILDREN;
     this.index = undefined;
     this.parent = parent;
@@ -87,7 +123,13 @@ function childOf(node: AccNode, key: ChildKey): AccNode | undefined {
 
 /** Inserts by first sight (usually at the end). */
 function insertChild(node: AccNode, child: AccNode): void {
-  if (node.children === NO_CHILDREN) node.children = [];
+  if (node.children === NO_CHILDREN) {
+    node.children = [];
+    // no longer a leaf: what its parent takes in is worked out from here on
+    node.up = newDists(node.own.length);
+    if (node.local === null) node.dists = node.up;
+    markStale(node);
+  }
   const kids = node.children;
   let i = kids.length;
   while (i > 0 && (kids[i - 1] as AccNode).firstSeq > child.firstSeq) i--;
@@ -95,12 +137,66 @@ function insertChild(node: AccNode, child: AccNode): void {
   if (node.index !== undefined) node.index.set(child.key, child);
 }
 
-function addDists(target: AccNode, src: NodeSnapshot): void {
-  for (let i = 0; i < target.dists.length; i++) {
-    const s = src.dists[i];
-    if (s !== undefined) (target.dists[i] as MergedDist).add(s);
+/** `node`'s local figures (made on first use: it reads its own sum from then on). */
+function localOf(node: AccNode): MergedDist[] {
+  let l = node.local;
+  if (l === null) {
+    l = node.local = newDists(node.own.length);
+    node.dists = newDists(node.own.length);
   }
+  return l;
+}
+
+/** `node`'s up and dists change: they and every ancestor's are worked out at the next settle. */
+function markStale(node: AccNode): void {
+  for (let x: AccNode | null = node; x !== null; x = x.parent) x.dirty = STALE;
+}
+
+/** `node`'s local figures change: its dists are worked out at the next settle (its ancestors' stay). */
+function markLocal(node: AccNode): void {
+  node.dirty = STALE;
+  for (let x = node.parent; x !== null && x.dirty === CLEAN; x = x.parent) x.dirty = VISIT;
+}
+
+/** Adds a snapshot node's figures to `target` alone (its local figures: the snapshot's hold its children's). */
+function addDists(target: AccNode, src: NodeSnapshot): void {
+  const local = localOf(target);
+  for (let i = 0; i < local.length; i++) {
+    const s = src.dists[i];
+    if (s !== undefined) (local[i] as MergedDist).add(s);
+  }
+  markLocal(target);
   if (src.firstSeq < target.firstSeq) target.firstSeq = src.firstSeq;
+}
+
+/** Works out the dirty part of the tree below and at `node`, children first. */
+function settle(node: AccNode): void {
+  if (node.dirty === CLEAN) return;
+  const kids = node.children;
+  for (let k = 0; k < kids.length; k++) settle(kids[k] as AccNode);
+  if (node.dirty === STALE) {
+    const own = node.own;
+    const up = node.up;
+    if (up !== own) {
+      for (let j = 0; j < up.length; j++) {
+        const u = up[j] as MergedDist;
+        u.reset();
+        u.absorb(own[j] as MergedDist);
+        for (let k = 0; k < kids.length; k++) u.absorb((kids[k] as AccNode).up[j] as MergedDist);
+      }
+    }
+    const local = node.local;
+    if (local !== null) {
+      const d = node.dists;
+      for (let j = 0; j < d.length; j++) {
+        const x = d[j] as MergedDist;
+        x.reset();
+        x.absorb(up[j] as MergedDist);
+        x.absorb(local[j] as MergedDist);
+      }
+    }
+  }
+  node.dirty = CLEAN;
 }
 
 function tableOf(m: AccMetric, source: number): SourceTable {
@@ -119,34 +215,34 @@ function skipDist(c: Float64Array, p: number): number {
   return p + 1 + DIST_HEADER + payloadLength(c[p + 6] as number, len);
 }
 
-/** a delta's raw values' indices, computed once for all the levels they are added to */
-const RAW = new RawIndices();
-
 /**
- * Adds the `nd` dists of a cell (at `p`) into `node`, and when `up` into
- * every ancestor of it too; returns where the cell ends. Dist by dist, each
- * down the whole chain: a dist's raw values' indices (RAW) are computed once
- * for all the levels it is added to.
+ * Adds the `nd` dists of a cell (at `p`) into `node`: into its own figures
+ * with `up` (they count at every ancestor too, added up at the next
+ * settle), else into its local ones; returns where the cell ends.
  */
 function addCell(m: AccMetric, node: AccNode, up: boolean, c: Float64Array, p: number, nd: number): number {
   const n = c[p] as number;
   // the source's own overflow child, or a sub-metric the cap folded into ours
   if (node.key === null) m.overflow += n;
-  const raw = up && node.parent !== null ? RAW : null;
+  let to: MergedDist[];
+  if (up) {
+    to = node.own;
+    markStale(node);
+  } else {
+    to = localOf(node);
+    markLocal(node);
+  }
   let q = p;
   for (let j = 0; j < nd; j++) {
-    let end = q;
-    for (let x: AccNode | null = node; x !== null; x = up ? x.parent : null) {
-      const d = x.dists[j];
-      end = d === undefined ? skipDist(c, q) : d.addFlat(c, q, raw);
-    }
-    q = end;
+    const d = to[j];
+    q = d === undefined ? skipDist(c, q) : d.addFlat(c, q);
   }
   return q;
 }
 
 function zero(node: AccNode): void {
-  for (let i = 0; i < node.dists.length; i++) (node.dists[i] as MergedDist).reset();
+  for (const d of [node.own, node.up, node.local, node.dists]) if (d !== null) for (const x of d) x.reset();
+  node.dirty = CLEAN;
   for (const c of node.children) zero(c);
 }
 
@@ -300,9 +396,11 @@ export class Accumulator {
     return true;
   }
 
-  /** Metric `id`'s live state (not a copy). */
+  /** Metric `id`'s live state (not a copy), settled. */
   metric(id: number): MetricSnapshot | undefined {
-    return this.metrics.find((x) => x.id === id);
+    const m = this.metrics.find((x) => x.id === id);
+    if (m !== undefined) settle(m.root);
+    return m;
   }
 
   /** Zeroes every figure; sub-metrics are kept. */
@@ -315,6 +413,7 @@ export class Accumulator {
    * a copy).
    */
   view(): EngineSnapshot {
+    for (const m of this.metrics) settle(m.root);
     return { metrics: this.metrics, counters: this.counters };
   }
 }
