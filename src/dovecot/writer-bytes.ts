@@ -38,8 +38,8 @@ export class LineBytes {
   protected id2 = 0;
   protected sec = 0;
   protected usec = 0;
-  /** a view of the buffer being scanned (for tab()'s four-byte reads) */
-  private dv: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+  /** a view of the buffer being scanned (for four-byte reads: tab(), key matches) */
+  protected dv: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   private dvOf: Uint8Array | null = null;
 
   constructor(protected readonly interner: Interner) {}

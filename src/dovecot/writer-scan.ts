@@ -48,7 +48,7 @@ export class WriterScanner extends LineBytes {
   }
 
   private slotOf(b: Uint8Array, pos: number, len: number): number {
-    return keyIndexOf(this.plan, b, pos, len);
+    return keyIndexOf(this.plan, b, this.dv, pos, len);
   }
 
   /**

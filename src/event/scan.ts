@@ -248,19 +248,29 @@ for (const [t, n] of [[0xca, 5], [0xcb, 9], [0xcc, 2], [0xcd, 3], [0xce, 5], [0x
   NUM_SIZE[t] = n;
 }
 
-// top-level keys, as bytes
-const K_EVENT = [0x65, 0x76, 0x65, 0x6e, 0x74];
-const K_NAME = [0x6e, 0x61, 0x6d, 0x65];
-const K_FIELDS = [0x66, 0x69, 0x65, 0x6c, 0x64, 0x73];
-const K_DURATION = [0x64, 0x75, 0x72, 0x61, 0x74, 0x69, 0x6f, 0x6e];
-const K_CATEGORIES = [0x63, 0x61, 0x74, 0x65, 0x67, 0x6f, 0x72, 0x69, 0x65, 0x73];
-const K_HOSTNAME = [0x68, 0x6f, 0x73, 0x74, 0x6e, 0x61, 0x6d, 0x65];
-const K_PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f];
+// keys the scanner knows, as the big-endian 32-bit words a DataView reads
+// ("even", "fiel" ...): a key is compared four bytes at a time
+const W_EVEN = 0x6576656e; // "even" + "t"
+const W_NAME = 0x6e616d65; // "name"
+const W_FIEL = 0x6669656c; // "fiel" + "ds"
+const H_DS = 0x6473;
+const W_DURA = 0x64757261; // "dura" + "tion"
+const W_TION = 0x74696f6e;
+const W_HOST = 0x686f7374; // "host" + "name"
+const W_CATE = 0x63617465; // "cate" + "gori" + "es"
+const W_GORI = 0x676f7269;
+const H_ES = 0x6573;
+const W___PR = 0x5f5f7072; // "__pr" + "oto_" + "_"
+const W_OTO_ = 0x6f746f5f;
 
-function keyIs(b: Uint8Array, pos: number, len: number, k: readonly number[]): boolean {
-  if (len !== k.length) return false;
-  for (let i = 0; i < len; i++) if (b[pos + i] !== k[i]) return false;
-  return true;
+/** Whether the 8 key bytes at `pos` are "duration". */
+function isDuration(dv: DataView, pos: number): boolean {
+  return dv.getInt32(pos) === W_DURA && dv.getInt32(pos + 4) === W_TION;
+}
+
+/** Whether the 9 key bytes at `pos` are "__proto__". */
+function isProto(b: Uint8Array, dv: DataView, pos: number): boolean {
+  return dv.getInt32(pos) === W___PR && dv.getInt32(pos + 4) === W_OTO_ && b[pos + 8] === 0x5f;
 }
 
 /** `fields` and its helpers' answers besides a position: the general path decides, or check the batch first */
@@ -275,20 +285,20 @@ const TOP_CATEGORIES = 4;
 const TOP_FIELDS = 5;
 const TOP_HOSTNAME = 6;
 
-/** Which top-level key the `len` bytes at `pos` are. */
-function topKey(b: Uint8Array, pos: number, len: number): number {
+/** Which top-level key the `len` bytes at `pos` are (`dv`: a view of `b`). */
+function topKey(b: Uint8Array, dv: DataView, pos: number, len: number): number {
   switch (len) {
     case 4:
-      return keyIs(b, pos, len, K_NAME) ? TOP_NAME : TOP_OTHER;
+      return dv.getInt32(pos) === W_NAME ? TOP_NAME : TOP_OTHER;
     case 5:
-      return keyIs(b, pos, len, K_EVENT) ? TOP_EVENT : TOP_OTHER;
+      return dv.getInt32(pos) === W_EVEN && b[pos + 4] === 0x74 ? TOP_EVENT : TOP_OTHER;
     case 6:
-      return keyIs(b, pos, len, K_FIELDS) ? TOP_FIELDS : TOP_OTHER;
+      return dv.getInt32(pos) === W_FIEL && dv.getUint16(pos + 4) === H_DS ? TOP_FIELDS : TOP_OTHER;
     case 8:
-      if (b[pos] === 0x64) return keyIs(b, pos, len, K_DURATION) ? TOP_DURATION : TOP_OTHER;
-      return keyIs(b, pos, len, K_HOSTNAME) ? TOP_HOSTNAME : TOP_OTHER;
+      if (isDuration(dv, pos)) return TOP_DURATION;
+      return dv.getInt32(pos) === W_HOST && dv.getInt32(pos + 4) === W_NAME ? TOP_HOSTNAME : TOP_OTHER;
     case 10:
-      return keyIs(b, pos, len, K_CATEGORIES) ? TOP_CATEGORIES : TOP_OTHER;
+      return dv.getInt32(pos) === W_CATE && dv.getInt32(pos + 4) === W_GORI && dv.getUint16(pos + 8) === H_ES ? TOP_CATEGORIES : TOP_OTHER;
     default:
       return TOP_OTHER;
   }
@@ -433,7 +443,7 @@ export class EventScanner {
       pos = kpos + klen;
       if (!(pos < lim)) return SCAN_BAD;
       const t = b[pos] as number;
-      const key = topKey(b, kpos, klen);
+      const key = topKey(b, dv, kpos, klen);
       if (key === TOP_FIELDS) {
         if (fieldsSeen) return this.slow(b, n - i, kpos - kh);
         fieldsSeen = true;
@@ -556,9 +566,9 @@ export class EventScanner {
       if (!(fpos + flen < lim)) return F_BAD;
       const f0 = flen > 0 ? (b[fpos] as number) : 0;
       // most keys are no plan key's length and first byte: one table read says so
-      const slot = flen <= maxLen && firstOf[(flen << 8) | f0] !== 0 ? keyIndexOf(plan, b, fpos, flen) : -1;
-      if (flen === 9 && f0 === 0x5f && keyIs(b, fpos, flen, K_PROTO)) return F_SLOW;
-      const isDur = flen === 8 && f0 === 0x64 && keyIs(b, fpos, flen, K_DURATION);
+      const slot = flen <= maxLen && firstOf[(flen << 8) | f0] !== 0 ? keyIndexOf(plan, b, dv, fpos, flen) : -1;
+      if (flen === 9 && f0 === 0x5f && isProto(b, dv, fpos)) return F_SLOW;
+      const isDur = flen === 8 && f0 === 0x64 && isDuration(dv, fpos);
       pos = fpos + flen;
       const vt = b[pos] as number;
       const vh = STR_HEAD[vt] as number;

@@ -178,7 +178,21 @@ const fieldValue: fc.Arbitrary<V> = fc.oneof({ weight: 12, arbitrary: scalar }, 
   weight: 1,
   arbitrary: fc.record({ t: fc.constant('arr' as const), items: fc.array(scalar, { maxLength: 3 }), wide }),
 });
+/**
+ * Keys one byte off a key the scanner knows or the plan reads, at every
+ * position (the same length and, but for position 0, the same first byte):
+ * the scanner compares keys four bytes at a time, so each word, the last
+ * overlapping one included, must be seen to differ.
+ */
+function nearMisses(keys: string[]): string[] {
+  const out: string[] = [];
+  for (const k of keys) for (let i = 0; i < k.length; i++) out.push(`${k.slice(0, i)}${k[i] === 'X' ? 'Y' : 'X'}${k.slice(i + 1)}`);
+  return out;
+}
+const fieldNearMiss = nearMisses(['cmd_name', 'tagged_reply_state', 'bytes_in', 'bytes_out', 'user', 'tags', 'duration', '__proto__', 'hostname']);
+const topNearMiss = nearMisses(['event', 'name', 'fields', 'categories', 'duration', 'hostname']);
 const fieldKey: fc.Arbitrary<K> = fc.oneof(
+  { weight: 3, arbitrary: str(fc.constantFrom(...fieldNearMiss)) },
   { weight: 10, arbitrary: str(fc.constantFrom('cmd_name', 'tagged_reply_state', 'bytes_in', 'bytes_out', 'user', 'tags', 'duration', 'other', 'cmd_tag', '__proto__', 'constructor', 'bytes_ou', 'bytes_inn', 'hostname')) },
   { weight: 1, arbitrary: int },
 );
@@ -191,6 +205,7 @@ const topEntry: fc.Arbitrary<[K, V]> = fc.oneof(
   { weight: 3, arbitrary: fc.tuple(str(fc.constant('duration')), fc.oneof({ weight: 8, arbitrary: int }, { weight: 1, arbitrary: float }, { weight: 1, arbitrary: nil }, { weight: 1, arbitrary: str(text) })) },
   { weight: 3, arbitrary: fc.tuple(str(fc.constantFrom('hostname', 'start_time', 'ev', 'eventx')), fc.oneof(scalar, fieldsMap, strList, odd)) },
   { weight: 3, arbitrary: fc.tuple(str(fc.constant('hostname')), fc.oneof({ weight: 6, arbitrary: str(text) }, { weight: 1, arbitrary: nil }, { weight: 1, arbitrary: int })) },
+  { weight: 2, arbitrary: fc.tuple(str(fc.constantFrom(...topNearMiss)), fc.oneof(scalar, fieldsMap, strList)) },
   { weight: 1, arbitrary: fc.tuple(int, scalar) },
 );
 const event: fc.Arbitrary<V> = fc.oneof(
@@ -277,6 +292,25 @@ describe('on-demand msgpack decoding', () => {
       }),
       { numRuns: 150 },
     );
+  });
+
+  test('a key one byte off a known or read key is another key, wherever the byte is', () => {
+    // each near miss carries what the key it resembles would: a fields map, a name, a duration
+    const packr = new Packr({ useRecords: false });
+    const inner = { cmd_name: 'FETCH', tagged_reply_state: 'OK', bytes_in: 5, bytes_out: 7 };
+    const events: Record<string, unknown>[] = [];
+    for (const k of topNearMiss) {
+      events.push({ event: 'imap_command_finished', [k]: k.length === 8 ? 9 : k.length < 6 ? 'imap_x' : { ...inner }, fields: { cmd_name: 'SELECT' } });
+      events.push({ name: 'imap_command_finished', [k]: { ...inner } });
+    }
+    for (const k of fieldNearMiss) events.push({ event: 'imap_command_finished', duration: 4, fields: { [k]: k.startsWith('b') ? 11 : 'LOGOUT', cmd_name: 'STATUS' } });
+    const bytes = packr.pack(events);
+    const a = new Engine(config);
+    const b = new Engine(config);
+    expect(fast(a, bytes)).toEqual(slow(b, bytes));
+    expect(a.snapshot('full')).toEqual(b.snapshot('full'));
+    // they were read on demand, not handed to the general path
+    expect(a.generalDecodes).toBe(0);
   });
 
   test('a batch that is not plain msgpack is refused whole, with the same message', () => {
