@@ -7,14 +7,32 @@ function expected(bytes: Uint8Array): string | null {
   return decodeUtf8(bytes, 0, bytes.length);
 }
 
-// values that share length, first and last byte (one front-cache entry) but differ inside
+// values that share length, first and last byte (one front-cache entry) but differ inside: up to 14
+// bytes, so that they differ in whole four-byte words and in the last, overlapping one
 const lookalike = fc
-  .tuple(fc.integer({ min: 0x61, max: 0x63 }), fc.uint8Array({ minLength: 0, maxLength: 3 }), fc.integer({ min: 0x61, max: 0x63 }))
+  .tuple(fc.integer({ min: 0x61, max: 0x63 }), fc.uint8Array({ minLength: 0, maxLength: 12 }), fc.integer({ min: 0x61, max: 0x63 }))
   .map(([a, mid, z]) => Uint8Array.from([a, ...mid.map((x) => 0x61 + (x % 3)), z]));
 const anyBytes = fc.uint8Array({ maxLength: 40 });
 const text = fc.string({ maxLength: 30 }).map((s) => new TextEncoder().encode(s));
 
 describe('the byte-keyed intern table', () => {
+  it('tells apart values one inner byte apart, in any four-byte word (the front cache holds one per length, first and last byte)', () => {
+    const t = new Interner();
+    const enc = new TextEncoder();
+    for (let len = 3; len <= 14; len++) {
+      const base = 'a'.repeat(len);
+      for (let i = 1; i < len - 1; i++) {
+        const other = `${base.slice(0, i)}b${base.slice(i + 1)}`;
+        for (const s of [base, other, base, other]) {
+          // at an odd offset of a larger buffer, as in a batch
+          const buf = new Uint8Array(len + 8).fill(0x7a);
+          buf.set(enc.encode(s), 3);
+          expect(t.string(t.lookup(buf, 3, len))).toBe(s);
+        }
+      }
+    }
+  });
+
   it('gives every byte string its own decoded string, the same id each time it comes back, wherever it lies', () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(lookalike, anyBytes, text), { minLength: 1, maxLength: 200 }), fc.nat({ max: 7 }), (values, pad) => {
