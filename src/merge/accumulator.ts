@@ -21,8 +21,10 @@ import { mergeCounters } from './merge.js';
  *   up    = own + the `up` of every child      (what the parent takes in)
  *   dists = up + local                          (what exporters read)
  *
- * A leaf's `up` is its `own`, and a node without local figures reads its `up`
- * (the same arrays): a sparse sub-metric keeps one set of figures. A delta's
+ * A leaf's `up` is its `own`, a node without local figures reads its `up`,
+ * and one with nothing but local figures (a restored sub-metric not seen
+ * since) reads its `local` (the same arrays): a sparse sub-metric keeps one
+ * set of figures. A delta's
  * values are added once, at the node that recorded them; each level above
  * adds them up at the next read, by ranges of counts.
  */
@@ -137,13 +139,10 @@ function insertChild(node: AccNode, child: AccNode): void {
   if (node.index !== undefined) node.index.set(child.key, child);
 }
 
-/** `node`'s local figures (made on first use: it reads its own sum from then on). */
+/** `node`'s local figures (made on first use; settle decides what it reads from then on). */
 function localOf(node: AccNode): MergedDist[] {
   let l = node.local;
-  if (l === null) {
-    l = node.local = newDists(node.own.length);
-    node.dists = newDists(node.own.length);
-  }
+  if (l === null) l = node.local = newDists(node.own.length);
   return l;
 }
 
@@ -187,12 +186,19 @@ function settle(node: AccNode): void {
     }
     const local = node.local;
     if (local !== null) {
-      const d = node.dists;
-      for (let j = 0; j < d.length; j++) {
-        const x = d[j] as MergedDist;
-        x.reset();
-        x.absorb(up[j] as MergedDist);
-        x.absorb(local[j] as MergedDist);
+      let empty = true;
+      for (let j = 0; j < up.length && empty; j++) if ((up[j] as MergedDist).count > 0) empty = false;
+      // only local figures (a restored sub-metric not seen since): it reads them, no copy
+      if (empty) node.dists = local;
+      else {
+        if (node.dists === local || node.dists === up || node.dists === own) node.dists = newDists(up.length);
+        const d = node.dists;
+        for (let j = 0; j < d.length; j++) {
+          const x = d[j] as MergedDist;
+          x.reset();
+          x.absorb(up[j] as MergedDist);
+          x.absorb(local[j] as MergedDist);
+        }
       }
     }
   }
@@ -241,6 +247,7 @@ function addCell(m: AccMetric, node: AccNode, up: boolean, c: Float64Array, p: n
 }
 
 function zero(node: AccNode): void {
+  // (dists may be one of the others: a second reset does nothing)
   for (const d of [node.own, node.up, node.local, node.dists]) if (d !== null) for (const x of d) x.reset();
   node.dirty = CLEAN;
   for (const c of node.children) zero(c);

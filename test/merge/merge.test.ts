@@ -196,6 +196,37 @@ describe('merging shard states', () => {
     );
   });
 
+  it('a restored tree, then deltas, read at any point, equal the whole stream', () => {
+    // restored figures count at their own node only (a saved node's figures hold its children's)
+    fc.assert(
+      fc.property(
+        fc.array(eventArb, { maxLength: 200 }),
+        fc.array(eventArb, { maxLength: 200 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.boolean(),
+        (before, after, cuts, readFirst) => {
+          const whole = new Engine(cfg);
+          const saved = new Engine(cfg);
+          whole.ingest(before, 1);
+          saved.ingest(before, 1);
+          const acc = new Accumulator();
+          cfg.metrics.forEach((def, i) => acc.addMetric(i + 1, def, cfg.settings.maxSubMetrics));
+          saved.snapshot('full').metrics.forEach((m, i) => expect(acc.restore(i + 1, m.root, m.overflow)).toBe(true));
+          if (readFirst) expect(dump(acc.view())).toBe(dump(whole.snapshot('full')));
+          const shard = new Engine(cfg);
+          splitAt(after, cuts).forEach((b, i) => {
+            whole.ingest(b, i + 2);
+            shard.ingest(b, i + 2);
+            acc.apply(shard.takeDelta(), 1);
+            if (i % 2 === 0) expect(dump(acc.view())).toBe(dump(whole.snapshot('full')));
+          });
+          expect(dump(acc.view())).toBe(dump(whole.snapshot('full')));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
   it('keeps the sub-metric cap across shards: every event counted once, named or in __overflow__', () => {
     // cmd_tags: a cmd_name the cap folds into __overflow__ on the main thread, whose tags below fan one event out
     const capped = parseConfigText(
