@@ -24,9 +24,9 @@ import { mergeCounters } from './merge.js';
  * A leaf's `up` is its `own`, a node without local figures reads its `up`,
  * and one with nothing but local figures (a restored sub-metric not seen
  * since) reads its `local` (the same arrays): a sparse sub-metric keeps one
- * set of figures. A delta's
- * values are added once, at the node that recorded them; each level above
- * adds them up at the next read, by ranges of counts.
+ * set of figures. A delta's values are added once, at the node that
+ * recorded them; each level above adds them up at the next read, by ranges
+ * of counts.
  */
 interface AccNode extends NodeSnapshot {
   dists: MergedDist[];
