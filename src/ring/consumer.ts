@@ -5,6 +5,7 @@ import {
   HDR_ID_LO,
   HDR_LENGTH,
   HDR_META,
+  HELD,
   ID_HI_FACTOR,
   META_FORMAT_MASK,
   META_FORMAT_SHIFT,
@@ -47,6 +48,8 @@ export class RingConsumer {
   private pos: number;
   private readCount: number;
   private waiters: number;
+  /** payload bytes of the record taken and not yet freed (-1: none) */
+  private heldLength: number;
 
   constructor(sab: SharedArrayBuffer) {
     const mem = attachRing(sab);
@@ -56,8 +59,51 @@ export class RingConsumer {
     this.pos = Atomics.load(mem.i32, READ_POS);
     this.readCount = Atomics.load(mem.i32, RECORDS_READ);
     this.waiters = 0;
+    this.heldLength = -1;
     Atomics.store(mem.i32, CONSUMER_WAITING, 0);
     this.dropStaleWrap();
+    this.dropHeld();
+  }
+
+  /** The ring's bytes: what take()'s payload index points into. */
+  get shared(): Buffer {
+    return this.bytes;
+  }
+
+  /**
+   * Takes the next record in place: its header fields into `sink` (not its
+   * buffer) and the byte index of its payload in `shared`, or -1 when the
+   * ring is empty. The record counts as read at once; its bytes stay valid,
+   * and its space taken, until free(). At most one record is held at a time,
+   * and hasData() and the waits are for a consumer holding none.
+   */
+  take(sink: RecordSink): number {
+    if (this.heldLength >= 0) throw new Error('ring consumer: a record is held already (free it first)');
+    const start = this.claim(sink);
+    if (start < 0) return -1;
+    this.readCount = (this.readCount + 1) | 0;
+    Atomics.store(this.i32, RECORDS_READ, this.readCount);
+    Atomics.store(this.i32, HELD, 1);
+    this.heldLength = sink.length;
+    return start;
+  }
+
+  /** Copies the payload of the record take() holds into `sink.buffer` (grown when short). */
+  copyHeld(sink: RecordSink, start: number): void {
+    const len = this.heldLength;
+    let dst = sink.buffer;
+    if (dst.length < len) dst = sink.reserve(len);
+    this.bytes.copy(dst, 0, start, start + len);
+  }
+
+  /** Frees the record take() holds (its bytes are the producer's again). */
+  free(): void {
+    const len = this.heldLength;
+    if (len < 0) return;
+    this.heldLength = -1;
+    // HELD first: a consumer dying in between leaves the record to be read again, never a record skipped
+    Atomics.store(this.i32, HELD, 0);
+    this.freeSpace(len);
   }
 
   /**
@@ -193,14 +239,34 @@ export class RingConsumer {
     return payloadByte(off);
   }
 
-  /** Frees the record at the read position and wakes a producer waiting for that space. */
+  /** Counts and frees the record at the read position. */
   private release(len: number): void {
+    this.readCount = (this.readCount + 1) | 0;
+    Atomics.store(this.i32, RECORDS_READ, this.readCount);
+    this.freeSpace(len);
+  }
+
+  /**
+   * A consumer that died holding a record (take without free) counted it as
+   * read and left its space taken: free it without reading it again.
+   */
+  private dropHeld(): void {
+    const i32 = this.i32;
+    if (Atomics.load(i32, HELD) === 0) return;
+    // take left READ_POS at the record itself (past any tail it skipped)
+    if (Atomics.load(i32, WRITE_POS) !== this.pos) {
+      const len = i32[headerWord(offsetOf(this.pos, this.capacity)) + HDR_LENGTH] as number;
+      Atomics.store(i32, HELD, 0);
+      this.freeSpace(len);
+    } else Atomics.store(i32, HELD, 0);
+  }
+
+  /** Frees the record at the read position and wakes a producer waiting for that space. */
+  private freeSpace(len: number): void {
     const i32 = this.i32;
     const cap = this.capacity;
     const r = advance(this.pos, recordBytes(len), cap);
     this.pos = r;
-    this.readCount = (this.readCount + 1) | 0;
-    Atomics.store(i32, RECORDS_READ, this.readCount);
     Atomics.store(i32, READ_POS, r);
     const want = Atomics.load(i32, SPACE_WANTED);
     if (want !== 0) {

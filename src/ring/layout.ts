@@ -15,7 +15,7 @@
  *   |  4 VERSION    |  68 WRAP_AT         | 132 RECORDS_READ     | each 8-byte |
  *   |  8 CAPACITY   |  72 RECORDS_WRITTEN | 136 CONSUMER_WAITING | aligned     |
  *   |               |  76 SPACE_WANTED    |                      |             |
- *   |               |  80 CLOSED          |                      |             |
+ *   |               |  80 CLOSED          | 140 HELD             |             |
  *   +---------------+---------------------+----------------------+-----...-----+
  *
  * Record, at an 8-byte aligned offset of the data region (HEADER_BYTES = 16):
@@ -42,6 +42,14 @@
  * is the start of the next lap (see `effectiveRead`): a record of up to
  * `capacity` bytes fits whenever the ring is empty, whatever the offset.
  *
+ * A record taken in place. RECORDS_READ counts the records the consumer has
+ * taken (the producer's side reads a taken record as gone: lost if its shard
+ * dies before answering it); READ_POS is where the space freed so far ends.
+ * A record read in place (take, then free once it has been processed) is
+ * counted when taken and freed after: HELD is 1 in between. A new consumer
+ * over a ring whose last consumer died holding a record skips that record
+ * rather than reading it again (its producer has already counted it lost).
+ *
  * Wake-ups. CONSUMER_WAITING is non-zero while the consumer waits on WRITE_POS;
  * the producer calls Atomics.notify only then. SPACE_WANTED is non-zero while
  * the producer waits on READ_POS: the consumer notifies once that many bytes
@@ -67,6 +75,7 @@ export const CLOSED = 20;
 export const READ_POS = 32;
 export const RECORDS_READ = 33;
 export const CONSUMER_WAITING = 34;
+export const HELD = 35;
 
 /** Byte offset of the data region in the SharedArrayBuffer. */
 export const DATA_START = 3 * CONTROL_LINE_BYTES;

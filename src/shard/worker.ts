@@ -17,7 +17,7 @@
 import { threadId } from 'node:worker_threads';
 import { Unpackr } from 'msgpackr';
 import { Engine } from '../engine/engine.js';
-import { FORMAT_STATS_WRITER, FramingError, type BatchFormat } from '../event/decode.js';
+import { FORMAT_MSGPACK, FORMAT_STATS_WRITER, FramingError, type BatchFormat } from '../event/decode.js';
 import { RecordSink, RingConsumer } from '../ring/index.js';
 import {
   MULTI_HEADER_BYTES,
@@ -109,7 +109,8 @@ export default async function runShard(task: ShardTask): Promise<{ shard: number
   port.postMessage(hello);
 
   for (;;) {
-    if (!ring.read(sink)) {
+    const start = ring.take(sink);
+    if (start < 0) {
       // dry: answer what a client waits for at once (no added latency); stats-writer
       // lines, which nobody waits on, within SHIP_WRITER_EVERY_MS (fewer, larger deltas)
       let wait = SYNC_WAIT_MS;
@@ -129,6 +130,16 @@ export default async function runShard(task: ShardTask): Promise<{ shard: number
       if (!ring.hasData() && !ring.closed) await ring.waitForData(IDLE_WAIT_MS);
       continue;
     }
+    if (sink.type === RECORD_BATCH && sink.format === FORMAT_MSGPACK) {
+      // read where it lies (the scanner reads shared memory; msgpackr gets a copy of what it decodes),
+      // freed before its delta is shipped: a worker dying before it has shipped it left it unanswered
+      ingestOne(ring.shared.subarray(start, start + sink.length), FORMAT_MSGPACK, sink.id);
+      ring.free();
+      if (shipDue()) ship(null);
+      continue;
+    }
+    ring.copyHeld(sink, start);
+    ring.free();
     if (sink.type === RECORD_BATCH) {
       ingestOne(sink.buffer.subarray(0, sink.length), sink.format as BatchFormat, sink.id);
       if (shipDue()) ship(null);

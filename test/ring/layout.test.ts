@@ -6,7 +6,7 @@ describe('ring layout', () => {
     const line = (word: number): number => Math.floor((word * 4) / L.CONTROL_LINE_BYTES);
     const identity = [L.MAGIC_WORD, L.VERSION_WORD, L.CAPACITY_WORD];
     const producer = [L.WRITE_POS, L.WRAP_AT, L.RECORDS_WRITTEN, L.SPACE_WANTED, L.CLOSED];
-    const consumer = [L.READ_POS, L.RECORDS_READ, L.CONSUMER_WAITING];
+    const consumer = [L.READ_POS, L.RECORDS_READ, L.CONSUMER_WAITING, L.HELD];
     const all = [...identity, ...producer, ...consumer];
     expect(new Set(all).size).toBe(all.length);
     expect(new Set(identity.map(line))).toEqual(new Set([0]));

@@ -304,6 +304,67 @@ describe('wrap-around', () => {
     expect(second.read(sink)).toBe(false);
   });
 
+  it('holds a taken record until it is freed: counted as read at once, its space the producer\'s after', () => {
+    const cap = 256;
+    const sab = createRing(cap);
+    const p = new RingProducer(sab);
+    const c = new RingConsumer(sab);
+    const sink = new RecordSink();
+    const a = patternPayload(1, 100);
+    const b = patternPayload(2, 100);
+    expect(p.tryWrite(1, 1, 1, a)).toBe(true);
+    expect(p.tryWrite(1, 2, 1, b)).toBe(true);
+    const start = c.take(sink);
+    expect(start).toBeGreaterThanOrEqual(0);
+    expect(c.shared.subarray(start, start + sink.length).equals(a)).toBe(true);
+    expect(p.pendingRecords()).toBe(1);
+    // its space is still taken: a third record of 100 bytes does not fit
+    expect(p.tryWrite(1, 3, 1, patternPayload(3, 100))).toBe(false);
+    expect(() => c.take(sink)).toThrow('held already');
+    c.copyHeld(sink, start);
+    expectRecord(sink, 1, 1, 1, a);
+    c.free();
+    expect(p.tryWrite(1, 3, 1, patternPayload(3, 100))).toBe(true);
+    const next = c.take(sink);
+    expect(sink.id).toBe(2);
+    expect(c.shared.subarray(next, next + sink.length).equals(b)).toBe(true);
+    c.free();
+    c.free(); // nothing held: nothing freed twice
+    expect(c.read(sink)).toBe(true);
+    expect(sink.id).toBe(3);
+    expect(c.take(sink)).toBe(-1);
+    expect(p.usedBytes()).toBe(0);
+  });
+
+  it('skips, not reads again, a record a consumer that died holding it had taken, across the wrap', () => {
+    const cap = 256;
+    const sab = ringAt(cap, 200);
+    const p = new RingProducer(sab);
+    const sink = new RecordSink();
+    // 100 bytes do not fit the 56-byte tail: placed at the start of the next lap
+    const payloads = [patternPayload(1, 100), patternPayload(2, 40)];
+    payloads.forEach((pl, i) => expect(p.tryWrite(0, i + 1, 1, pl)).toBe(true));
+    const dead = new RingConsumer(sab);
+    expect(dead.take(sink)).toBeGreaterThanOrEqual(0);
+    expect(sink.id).toBe(1);
+    // the worker dies here, before free()
+    const second = new RingConsumer(sab);
+    expect(p.pendingRecords()).toBe(1);
+    expect(second.read(sink)).toBe(true);
+    expectRecord(sink, 0, 2, 1, payloads[1] as Uint8Array);
+    expect(second.read(sink)).toBe(false);
+    expect(p.usedBytes()).toBe(0);
+    expect(p.pendingRecords()).toBe(0);
+    // a consumer that freed what it took leaves nothing to skip
+    expect(p.tryWrite(0, 3, 1, patternPayload(3, 30))).toBe(true);
+    expect(second.take(sink)).toBeGreaterThanOrEqual(0);
+    second.free();
+    expect(p.tryWrite(0, 4, 1, patternPayload(4, 30))).toBe(true);
+    const third = new RingConsumer(sab);
+    expect(third.read(sink)).toBe(true);
+    expect(sink.id).toBe(4);
+  });
+
   it('drops a wrap marker left behind by a consumer that died mid-skip', () => {
     const cap = 256;
     const sab = ringAt(cap, 200);
