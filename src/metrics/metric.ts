@@ -90,10 +90,42 @@ export class Metric {
     this.overflowEvents = 0;
   }
 
-  /** Records an event that matched the filter; `seq` orders first sight across shards. */
+  /**
+   * Records an event that matched the filter; `seq` orders first sight
+   * across shards. The common path (nodes that are not inclusive, a string
+   * at each discrete level, a number at each quantized one) is this loop;
+   * anything else goes on from the node it reached by `descend`, which has
+   * every rule.
+   */
   record(ev: TallyEvent, seq: number): void {
-    this.root.dirty = true;
-    this.descend(this.root, 0, ev, seq);
+    let node = this.root;
+    node.dirty = true;
+    const levels = this.levels;
+    const vals = ev.vals as unknown[];
+    for (let depth = 0; ; depth++) {
+      if (node.inclusive) return this.descend(node, depth, ev, seq);
+      if (depth === levels.length || node.key === null || (!this.compat23 && node.budget >= NAME_BUDGET)) return this.recordNode(node, ev);
+      const level = levels[depth] as Level;
+      const q = level.quantizer;
+      let child: MetricNode | undefined;
+      if (q !== null) {
+        const v = level.isDuration ? ev.duration : vals[level.slot];
+        if (typeof v !== 'number') return this.recordNode(node, ev);
+        const idx = q.indexOf(v);
+        child = node.bucket(idx);
+        if (child === undefined) {
+          child = this.create(node, idx, (q.buckets[idx] as { name: string }).name, seq);
+          if (child.key === idx) node.setBucket(idx, child);
+        }
+      } else {
+        const v = vals[level.slot];
+        if (typeof v !== 'string') return this.descend(node, depth, ev, seq);
+        const key = level.modify(v);
+        child = node.child(key) ?? this.create(node, key, key, seq);
+      }
+      node.touch(child);
+      node = child;
+    }
   }
 
   private recordNode(node: MetricNode, ev: TallyEvent): void {
