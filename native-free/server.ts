@@ -245,7 +245,16 @@ export function listenNativeFree(app: App, host: string, port: number, opts: Nat
     }
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') app.counters.closed.request_timeout++;
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      // node:http times out a connection that has sent nothing at all by its headers timeout too: that one is
+      // idle, closed without an answer, whichever of the two timers (both from the settings) fires first
+      if (socket.bytesRead === 0) {
+        app.counters.closed.idle++;
+        socket.destroy();
+        return;
+      }
+      app.counters.closed.request_timeout++;
+    }
     if (socket.writable && socket.bytesWritten === 0) socket.write(CLIENT_ERROR_ANSWERS[err.code ?? ''] ?? BAD_REQUEST);
     socket.destroy();
   });

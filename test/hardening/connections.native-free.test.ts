@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'vitest';
 import { TRANSPORTS } from '../server/helpers.js';
-import { connectionScenario, slowButFine, unreadAnswer, websocketLimit } from './connections.js';
+import { connectionScenario, silentConnection, slowButFine, unreadAnswer, websocketLimit } from './connections.js';
 
 const transport = TRANSPORTS[1] as (typeof TRANSPORTS)[number];
 
@@ -19,6 +19,10 @@ describe(`connections over ${transport.name}`, () => {
 
   it('serves a slow body that arrives within request_timeout', async () => {
     await slowButFine(transport);
+  });
+
+  it('counts a connection that never sends a byte as idle and closes it without an answer, also when request_timeout is the shorter', async () => {
+    await silentConnection(transport);
   });
 
   it('closes a connection whose large answer is not read, after idle_timeout', async () => {

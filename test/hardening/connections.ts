@@ -231,3 +231,27 @@ export async function unreadAnswer(transport: Transport): Promise<void> {
     await stop(s);
   }
 }
+
+/**
+ * node:http: a connection that never sends a byte is idle, however it is
+ * timed out. node:http's own headers check (request_timeout) reaches it too,
+ * before idle_timeout when that is longer: it is closed without an answer
+ * and counted `idle`, not answered 408 as a request that came too slowly.
+ */
+export async function silentConnection(transport: Transport): Promise<void> {
+  const s = await start(transport, { shards: '1', request_timeout: '1s', idle_timeout: '60s' });
+  try {
+    const silent = await openMany(5, s.port);
+    const slow = new RawClient(s.port);
+    await slow.ready();
+    slow.write('GET /livez HTTP/1.1\r\nHost: x\r\n');
+    await until(() => silent.every((c) => c.closed) && slow.closed, 20_000, 'the silent and the slow connection to be closed');
+    for (const c of silent) expect(c.received).toBe('');
+    expect(slow.statusLine).toBe('HTTP/1.1 408 Request Timeout');
+    const m = (await http(s.url, '/metrics')).text;
+    expect(sample(m, 'tallyd_connections_closed_total', 'reason="idle"')).toBe(5);
+    expect(sample(m, 'tallyd_connections_closed_total', 'reason="request_timeout"')).toBe(1);
+  } finally {
+    await stop(s);
+  }
+}
