@@ -111,12 +111,7 @@ export class Metric {
       if (q !== null) {
         const v = level.isDuration ? ev.duration : vals[level.slot];
         if (typeof v !== 'number') return this.recordNode(node, ev);
-        const idx = q.indexOf(v);
-        child = node.bucket(idx);
-        if (child === undefined) {
-          child = this.create(node, idx, (q.buckets[idx] as { name: string }).name, seq);
-          if (child.key === idx) node.setBucket(idx, child);
-        }
+        child = this.bucketChild(node, q, v, seq);
       } else {
         const v = vals[level.slot];
         if (typeof v !== 'string') return this.descend(node, depth, ev, seq);
@@ -164,12 +159,7 @@ export class Metric {
         if (!inclusive) this.recordNode(node, ev);
         return;
       }
-      const idx = q.indexOf(v);
-      let child = node.bucket(idx);
-      if (child === undefined) {
-        child = this.create(node, idx, (q.buckets[idx] as { name: string }).name, seq);
-        if (child.key === idx) node.setBucket(idx, child);
-      }
+      const child = this.bucketChild(node, q, v, seq);
       node.touch(child);
       this.descend(child, depth + 1, ev, seq);
       return;
@@ -236,6 +226,17 @@ export class Metric {
       for (const c of n.children()) stack.push(c);
       if (n.overflow !== null) stack.push(n.overflow);
     }
+  }
+
+  /** The child of `node` for the bucket of `v` at a quantized level (made on first sight). */
+  private bucketChild(node: MetricNode, q: Quantizer, v: number, seq: number): MetricNode {
+    const idx = q.indexOf(v);
+    let child = node.bucket(idx);
+    if (child === undefined) {
+      child = this.create(node, idx, (q.buckets[idx] as { name: string }).name, seq);
+      if (child.key === idx) node.setBucket(idx, child);
+    }
+    return child;
   }
 
   private step(node: MetricNode, depth: number, key: string | number, ev: TallyEvent, seq: number): void {

@@ -111,35 +111,30 @@ export class RingConsumer {
    * sink.buffer) and frees its space; false when the ring is empty.
    */
   read(sink: RecordSink): boolean {
-    const start = this.claim(sink);
+    const start = this.take(sink);
     if (start < 0) return false;
-    const len = sink.length;
-    let dst = sink.buffer;
-    if (dst.length < len) dst = sink.reserve(len);
-    this.bytes.copy(dst, 0, start, start + len);
-    this.release(len);
+    this.copyHeld(sink, start);
+    this.free();
     return true;
   }
 
   /**
    * Zero-copy read: fills the header fields of `sink` (not its buffer), calls
    * `visit` on the payload where it lies in shared memory, then frees the
-   * record (also when `visit` throws). Decoding from shared memory is slower
-   * than copying out first, and msgpackr with msgpackr-extract crashes the
-   * process on a Buffer over a SharedArrayBuffer: this is for peeking and
-   * measuring, not for decoding.
+   * record (also when `visit` throws). The bytes are valid only during the
+   * call; msgpackr with msgpackr-extract crashes the process on a Buffer over
+   * a SharedArrayBuffer, so what msgpackr decodes is copied first.
    */
   readInPlace(sink: RecordSink, visit: InPlaceVisitor): boolean {
-    const start = this.claim(sink);
+    const start = this.take(sink);
     if (start < 0) return false;
     try {
       visit(this.bytes, start, start + sink.length);
     } finally {
-      this.release(sink.length);
+      this.free();
     }
     return true;
   }
-
 
   /** Whether a record is ready to read. */
   hasData(): boolean {
@@ -237,13 +232,6 @@ export class RingConsumer {
     sink.id = ((i32[hw + HDR_ID_HI] as number) >>> 0) * ID_HI_FACTOR + ((i32[hw + HDR_ID_LO] as number) >>> 0);
     sink.length = i32[hw + HDR_LENGTH] as number;
     return payloadByte(off);
-  }
-
-  /** Counts and frees the record at the read position. */
-  private release(len: number): void {
-    this.readCount = (this.readCount + 1) | 0;
-    Atomics.store(this.i32, RECORDS_READ, this.readCount);
-    this.freeSpace(len);
   }
 
   /**
