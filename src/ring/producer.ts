@@ -126,16 +126,25 @@ export class RingProducer {
 
 
   /**
-   * Resolves true once a record of `payloadBytes` fits, false if it still does
-   * not after `timeoutMs`. Waits with Atomics.waitAsync on the read position;
-   * the consumer notifies when it has freed enough. Throws RangeError at once
-   * for a payload over maxRecordBytes or a timeout outside 0..MAX_WAIT_MS.
+   * Resolves true once a record of `payloadBytes` fits and at least
+   * `headroom` bytes are free (at most the capacity), false if not after
+   * `timeoutMs`. Waits with Atomics.waitAsync on the read position; the
+   * consumer notifies when it has freed enough. A headroom spares a producer
+   * that streams (a stats-writer connection) a wake-up of both threads per
+   * record: woken once, it writes a run of records. Throws RangeError at
+   * once for a payload over maxRecordBytes or a timeout outside 0..MAX_WAIT_MS.
    */
-  waitForSpace(payloadBytes: number, timeoutMs: number): Promise<boolean> {
+  waitForSpace(payloadBytes: number, timeoutMs: number, headroom = 0): Promise<boolean> {
     if (payloadBytes > this.maxRecordBytes) this.tooLarge(payloadBytes);
     checkTimeout(timeoutMs);
-    if (this.fits(payloadBytes)) return Promise.resolve(true);
-    return this.spaceLoop(payloadBytes, performance.now() + timeoutMs);
+    const room = Math.min(Math.max(0, headroom), this.capacity);
+    if (this.roomFor(payloadBytes, room)) return Promise.resolve(true);
+    return this.spaceLoop(payloadBytes, room, performance.now() + timeoutMs);
+  }
+
+  /** Whether the record fits and `room` bytes are free. */
+  private roomFor(payloadBytes: number, room: number): boolean {
+    return this.fits(payloadBytes) && (room === 0 || this.freeBytes() >= room);
   }
 
   /** Marks the ring closed and wakes the consumer; tryWrite throws afterwards. */
@@ -145,15 +154,15 @@ export class RingProducer {
     Atomics.notify(this.i32, WRITE_POS);
   }
 
-  private async spaceLoop(payloadBytes: number, deadline: number): Promise<boolean> {
+  private async spaceLoop(payloadBytes: number, room: number, deadline: number): Promise<boolean> {
     const i32 = this.i32;
     const alloc = recordBytes(payloadBytes);
     this.spaceWaiters++;
     try {
       for (;;) {
-        Atomics.store(i32, SPACE_WANTED, this.spaceWaiters > 1 ? 1 : this.need(alloc));
+        Atomics.store(i32, SPACE_WANTED, this.spaceWaiters > 1 ? 1 : Math.max(this.need(alloc), room));
         const r = Atomics.load(i32, READ_POS);
-        if (this.fits(payloadBytes)) return true;
+        if (this.roomFor(payloadBytes, room)) return true;
         const left = deadline - performance.now();
         if (left <= 0) return false;
         await waitChange(i32, READ_POS, r, Math.ceil(left));

@@ -86,6 +86,13 @@ const packr = new Packr({ useRecords: false });
 /** the Accumulator's source id of the main thread's own engine */
 const INLINE_SOURCE = 0;
 const EMPTY = new Uint8Array(0);
+/**
+ * The share of a ring that must be free before a stream waiting on it
+ * (waitForShardSpace: a stats-writer connection) resumes. Waiting for one
+ * record's room cost a futex wake-up in the shard, a wake-up of the main
+ * thread and a pause and resume of the socket per record.
+ */
+const STREAM_HEADROOM = 1 / 4;
 
 /**
  * Batches of at most this many bytes are coalesced: those handed over in one
@@ -399,10 +406,12 @@ export class Runtime {
     );
   }
 
-  /** Resolves once shard `shard`'s ring can take `bytes` (false on timeout, or when it never can). */
+  /** Resolves once shard `shard`'s ring can take `bytes` with STREAM_HEADROOM to spare (false on timeout, or when it never can). */
   waitForShardSpace(shard: number, bytes: number, timeoutMs: number): Promise<boolean> {
     if (bytes > this.maxBatchBytes) return Promise.resolve(false);
-    return (this.handles[shard % this.handles.length] as ShardHandle).producer.waitForSpace(bytes, timeoutMs);
+    const p = (this.handles[shard % this.handles.length] as ShardHandle).producer;
+    // a stream resumed for one record pauses again at the next: a run of records per wake-up instead
+    return p.waitForSpace(bytes, timeoutMs, p.capacity * STREAM_HEADROOM);
   }
 
   /** Tells shard `shard` that stats-writer connection `conn` closed (after every batch it was handed). */

@@ -164,6 +164,29 @@ describe('waitForSpace', () => {
     expect(p.tryWrite(1, n, 1, new Uint8Array(300))).toBe(true);
   });
 
+  it('with a headroom, waits until that much is free, not only the record', async () => {
+    const sab = createRing(1024);
+    const p = new RingProducer(sab);
+    fill(p, 100);
+    const worker = await consumerWorker(sab);
+    const waiting = p.waitForSpace(100, 20_000, 600);
+    let resolved = false;
+    void waiting.then(() => (resolved = true));
+    // one record's room: enough for the record, not for the headroom
+    await ask(worker, { cmd: 'read', max: 1 });
+    await sleep(50);
+    expect(p.fits(100)).toBe(true);
+    expect(resolved).toBe(false);
+    await ask(worker, { cmd: 'read', max: 5 });
+    expect(await waiting).toBe(true);
+    expect(p.freeBytes()).toBeGreaterThanOrEqual(600);
+    // a headroom past the capacity means an empty ring
+    const all = p.waitForSpace(100, 20_000, 1 << 20);
+    await ask(worker, { cmd: 'read', max: 100 });
+    expect(await all).toBe(true);
+    expect(p.usedBytes()).toBe(0);
+  });
+
   it('resolves a wait for a record larger than half the ring once the ring empties', async () => {
     const sab = createRing(1024);
     const p = new RingProducer(sab);
