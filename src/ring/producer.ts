@@ -43,7 +43,8 @@ export class RingProducer {
   private readonly u8: Uint8Array;
   private pos: number;
   private written: number;
-  private spaceWaiters: number;
+  /** what each pending waitForSpace waits for: its record's bytes and its headroom */
+  private readonly waiters: Set<{ alloc: number; room: number }>;
   private isClosed: boolean;
 
   constructor(sab: SharedArrayBuffer) {
@@ -54,7 +55,7 @@ export class RingProducer {
     this.u8 = mem.u8;
     this.pos = Atomics.load(mem.i32, WRITE_POS);
     this.written = Atomics.load(mem.i32, RECORDS_WRITTEN);
-    this.spaceWaiters = 0;
+    this.waiters = new Set();
     this.isClosed = Atomics.load(mem.i32, CLOSED) !== 0;
   }
 
@@ -95,7 +96,8 @@ export class RingProducer {
     Atomics.store(i32, RECORDS_WRITTEN, this.written);
     Atomics.store(i32, WRITE_POS, this.pos);
     if (Atomics.load(i32, CONSUMER_WAITING) !== 0) Atomics.notify(i32, WRITE_POS);
-    if (this.spaceWaiters !== 0) Atomics.store(i32, SPACE_WANTED, 1);
+    // a waiter's record may now straddle the end: what it needs is counted again
+    if (this.waiters.size !== 0) this.publishWanted();
     return true;
   }
 
@@ -156,11 +158,11 @@ export class RingProducer {
 
   private async spaceLoop(payloadBytes: number, room: number, deadline: number): Promise<boolean> {
     const i32 = this.i32;
-    const alloc = recordBytes(payloadBytes);
-    this.spaceWaiters++;
+    const waiter = { alloc: recordBytes(payloadBytes), room };
+    this.waiters.add(waiter);
     try {
       for (;;) {
-        Atomics.store(i32, SPACE_WANTED, this.spaceWaiters > 1 ? 1 : Math.max(this.need(alloc), room));
+        this.publishWanted();
         const r = Atomics.load(i32, READ_POS);
         if (this.roomFor(payloadBytes, room)) return true;
         const left = deadline - performance.now();
@@ -168,8 +170,24 @@ export class RingProducer {
         await waitChange(i32, READ_POS, r, Math.ceil(left));
       }
     } finally {
-      if (--this.spaceWaiters === 0) Atomics.store(i32, SPACE_WANTED, 0);
+      this.waiters.delete(waiter);
+      this.publishWanted();
     }
+  }
+
+  /**
+   * SPACE_WANTED: the free bytes at which the consumer wakes the waiters, the
+   * least any of them waits for (0: none waits). Each woken waiter that is
+   * still short publishes again; one word for all of them, and a free that
+   * satisfies nobody wakes nobody.
+   */
+  private publishWanted(): void {
+    let want = 0;
+    for (const w of this.waiters) {
+      const n = Math.max(this.need(w.alloc), w.room);
+      if (want === 0 || n < want) want = n;
+    }
+    Atomics.store(this.i32, SPACE_WANTED, want);
   }
 
   private used(): number {

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RecordSink, RingConsumer, RingProducer, createRing } from '../../src/ring/index.js';
+import { SPACE_WANTED, recordBytes } from '../../src/ring/layout.js';
 import { assertCompiledRing, fixture } from './dist.js';
 
 const workers: Worker[] = [];
@@ -185,6 +186,33 @@ describe('waitForSpace', () => {
     await ask(worker, { cmd: 'read', max: 100 });
     expect(await all).toBe(true);
     expect(p.usedBytes()).toBe(0);
+  });
+
+  it('wakes for the least any waiter waits for, and each waiter when its own room is free', async () => {
+    const sab = createRing(1024);
+    const i32 = new Int32Array(sab);
+    const p = new RingProducer(sab);
+    fill(p, 100);
+    const worker = await consumerWorker(sab);
+    let small = false;
+    let large = false;
+    const a = p.waitForSpace(100, 20_000, 600).then((ok) => (large = ok));
+    const b = p.waitForSpace(100, 20_000).then((ok) => (small = ok));
+    // one word for both: the smaller want (one record, and the tail it skips if it straddles the end), not "any free at all"
+    const wanted = Atomics.load(i32, SPACE_WANTED);
+    expect(wanted).toBeGreaterThanOrEqual(recordBytes(100));
+    expect(wanted).toBeLessThan(600);
+    await ask(worker, { cmd: 'read', max: 1 });
+    await b;
+    expect(small).toBe(true);
+    await sleep(50);
+    expect(large).toBe(false);
+    // the one left waits for its headroom
+    expect(Atomics.load(i32, SPACE_WANTED)).toBe(600);
+    await ask(worker, { cmd: 'read', max: 5 });
+    await a;
+    expect(large).toBe(true);
+    expect(Atomics.load(i32, SPACE_WANTED)).toBe(0);
   });
 
   it('resolves a wait for a record larger than half the ring once the ring empties', async () => {
